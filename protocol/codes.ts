@@ -1,0 +1,59 @@
+/**
+ * Every constant both sides of the wire agree on: limits, error codes, close codes.
+ * The relay, the widget and the load harness import these; nobody restates a number.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export const Limits = {
+  /** Largest WebSocket frame a client may send, in bytes (UTF-8). */
+  maxFrameBytes: 64 * 1024,
+  /** Largest message text, in characters (Unicode code points). */
+  maxTextChars: 4000,
+  /** Identifiers: conversation ids, user ids, message ids. */
+  maxIdLength: 128,
+  maxRefLength: 64,
+  maxNameLength: 100,
+  maxHistoryLimit: 200,
+  defaultHistoryLimit: 50,
+  maxFileNameLength: 255,
+  /** A client must renew `typing active:true` within this window or the relay clears it. */
+  typingExpiryMs: 6000,
+  /** A client sends `typing active:true` at most this often while the user types. */
+  typingRenewMs: 2000,
+  /** A connection that sends no `hello` within this time is closed with 4408. */
+  helloTimeoutMs: 10_000,
+} as const;
+
+export const ErrorCode = {
+  badFrame: 'bad_frame',
+  unsupportedVersion: 'unsupported_version',
+  unauthenticated: 'unauthenticated',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  notJoined: 'not_joined',
+  tooLarge: 'too_large',
+  rateLimited: 'rate_limited',
+  conflict: 'conflict',
+  unavailable: 'unavailable',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  frameTooLarge: 1009,
+  unauthorized: 4401,
+  originNotAllowed: 4403,
+  helloTimeout: 4408,
+  tooManyBadFrames: 4429,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Errors after which a client should retry the same frame later rather than give up on it. */
+export const RETRYABLE_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.rateLimited,
+  ErrorCode.unavailable,
+  ErrorCode.internal,
+]);

@@ -1,0 +1,111 @@
+/**
+ * The relay process: reads the configuration, picks the store and the bus, starts the hub
+ * and the server, and shuts down gracefully on SIGTERM/SIGINT.
+ */
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Auth } from './auth.js';
+import { LocalBus } from './bus/local.js';
+import type { BusFactory } from './bus/types.js';
+import { ConfigError, loadConfig, type RelayConfig } from './config.js';
+import { Hub } from './hub.js';
+import { RelayServer } from './server.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+import { FileStore } from './uploads.js';
+import { loadUws } from './uws.js';
+
+async function createStore(config: RelayConfig): Promise<Store> {
+  if (config.databaseUrl) throw new ConfigError('DATABASE_URL: the PostgreSQL store is not available in this build yet');
+  return new SqliteStore({ path: join(config.dataDir, 'chat.db') });
+}
+
+async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promise<BusFactory> {
+  if (config.natsUrl) throw new ConfigError('NATS_URL: the NATS bus is not available in this build yet');
+  void logger;
+  return async (handlers) => new LocalBus(handlers);
+}
+
+async function main(): Promise<void> {
+  let config: RelayConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    console.error(`chat-room relay: ${(error as Error).message}`);
+    process.exit(2);
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'chat-relay' } });
+  const { uws, native } = loadUws(config.allowUwsFallback);
+  if (!native) logger.warn('uWebSockets.js native binary missing: running on the SLOW pure-JS fallback (ALLOW_UWS_FALLBACK)');
+
+  const auth = new Auth(config.jwtSecret);
+  if (auth.openMode) {
+    logger.warn(
+      'OPEN MODE: no CHAT_JWT_SECRET is set, so every client is who it says it is and may join any conversation. ' +
+        'Set CHAT_JWT_SECRET before exposing this relay.',
+    );
+  }
+  const store = await createStore(config);
+  const files = new FileStore(config.dataDir);
+  await files.init();
+  const hub = new Hub({
+    store,
+    busFactory: await createBusFactory(config, logger),
+    auth,
+    logger,
+    maxUploadBytes: config.maxUploadBytes,
+    rateLimit: config.rateLimit,
+  });
+  await hub.start();
+  const server = new RelayServer({
+    uws,
+    hub,
+    auth,
+    files,
+    logger,
+    allowedOrigins: config.allowedOrigins,
+    maxUploadBytes: config.maxUploadBytes,
+    widgetBundle: config.widgetBundle,
+    demoDir: config.demoDir,
+  });
+  const port = await server.listen(config.host, config.port);
+  logger.info(
+    {
+      port,
+      host: config.host,
+      store: config.databaseUrl ? 'postgres' : 'sqlite',
+      bus: config.natsUrl ? 'nats' : 'local',
+      dataDir: config.dataDir,
+    },
+    `relay listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight writes');
+    server.stopListening();
+    const forced = setTimeout(() => {
+      logger.error('shutdown took longer than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    forced.unref();
+    try {
+      await hub.shutdown();
+      logger.info('shutdown complete');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) console.error(`chat-room relay: ${error.message}`);
+  else console.error('chat-room relay failed to start:', error);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+/**
+ * Prints a signed token for the configured secret, as a site's backend would make one:
+ *   CHAT_JWT_SECRET=… npm run token -- --user alice --name Alice --conv 'support-*' [--ttl 24h]
+ */
+import { parseArgs } from 'node:util';
+import { Auth } from './auth.js';
+
+const { values } = parseArgs({
+  options: {
+    user: { type: 'string' },
+    name: { type: 'string' },
+    conv: { type: 'string', multiple: true },
+    ttl: { type: 'string', default: '24h' },
+    secret: { type: 'string' },
+  },
+});
+const secret = values.secret ?? process.env['CHAT_JWT_SECRET'];
+if (!secret || !values.user) {
+  console.error("usage: CHAT_JWT_SECRET=… npm run token -- --user ID [--name NAME] --conv 'pattern' [--conv …] [--ttl 24h]");
+  process.exit(2);
+}
+const convs = (values.conv ?? []).flatMap((c) => c.split(',')).map((c) => c.trim()).filter(Boolean);
+if (convs.length === 0) {
+  console.error('give at least one --conv (an id, a prefix ending in *, or * for all)');
+  process.exit(2);
+}
+const token = await new Auth(secret).sign({ sub: values.user, name: values.name, convs }, values.ttl);
+console.log(token);

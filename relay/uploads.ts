@@ -1,0 +1,141 @@
+/**
+ * Uploaded files on disk under DATA_DIR/files: `<id>` holds the bytes exactly as received,
+ * `<id>.json` what is needed to serve them. Ids are random and generated here, so a
+ * client-supplied name can never become a path. Bytes are streamed to a temporary file and
+ * only moved into place once complete, so an aborted or over-limit upload leaves nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Limits, type FileRef } from '../protocol/index.js';
+
+export interface StoredFileMeta {
+  name: string;
+  type: string;
+  size: number;
+  conv: string;
+  uploader: string;
+  createdAt: number;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+/** Served inline; everything else (SVG included: it can carry script) is a download. */
+const INLINE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp']);
+
+export function cleanContentType(raw: string): string {
+  const type = raw.split(';')[0]!.trim().toLowerCase();
+  return MIME_PATTERN.test(type) ? type : 'application/octet-stream';
+}
+
+/** The name from X-File-Name (URI-encoded), reduced to something safe to show and to send back. */
+export function cleanFileName(raw: string): string {
+  let name = raw;
+  try {
+    name = decodeURIComponent(raw);
+  } catch {
+    // Not valid URI encoding: keep it as sent.
+  }
+  name = name.replace(/[\u0000-\u001f\u007f/\\]/g, '_').trim();
+  if (name === '' || name === '.' || name === '..') name = 'file';
+  return Array.from(name).slice(0, Limits.maxFileNameLength).join('');
+}
+
+export function isInline(type: string): boolean {
+  return INLINE_TYPES.has(type);
+}
+
+export class UploadTooLargeError extends Error {
+  override name = 'UploadTooLargeError';
+}
+
+/** One upload in progress. `write` returns false when the caller should pause its source until `onDrain`. */
+export class UploadWriter {
+  private _size = 0;
+  private _finished = false;
+
+  constructor(
+    readonly id: string,
+    private readonly _tmpPath: string,
+    private readonly _files: FileStore,
+    private readonly _meta: Omit<StoredFileMeta, 'size' | 'createdAt'>,
+    private readonly _maxBytes: number,
+    private readonly _stream: WriteStream,
+  ) {}
+
+  get size(): number {
+    return this._size;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    this._size += chunk.byteLength;
+    if (this._size > this._maxBytes) throw new UploadTooLargeError(`file is larger than ${this._maxBytes} bytes`);
+    return this._stream.write(chunk);
+  }
+
+  onDrain(callback: () => void): void {
+    this._stream.once('drain', callback);
+  }
+
+  async commit(): Promise<FileRef> {
+    this._finished = true;
+    await new Promise<void>((resolve, reject) => {
+      this._stream.once('error', reject);
+      this._stream.end(resolve);
+    });
+    const meta: StoredFileMeta = { ...this._meta, size: this._size, createdAt: Date.now() };
+    await writeFile(this._files.metaPath(this.id), JSON.stringify(meta));
+    await rename(this._tmpPath, this._files.dataPath(this.id));
+    return { url: `/files/${this.id}`, name: meta.name, size: meta.size, type: meta.type };
+  }
+
+  /** Throws the partial upload away. */
+  async abort(): Promise<void> {
+    if (this._finished) return;
+    this._finished = true;
+    this._stream.destroy();
+    await rm(this._tmpPath, { force: true });
+  }
+}
+
+export class FileStore {
+  private readonly _dir: string;
+  private readonly _tmpDir: string;
+
+  constructor(dataDir: string) {
+    this._dir = join(dataDir, 'files');
+    this._tmpDir = join(this._dir, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this._tmpDir, { recursive: true });
+    // Partial uploads of a previous run that crashed mid-stream.
+    await rm(this._tmpDir, { recursive: true, force: true });
+    await mkdir(this._tmpDir, { recursive: true });
+  }
+
+  dataPath(id: string): string {
+    return join(this._dir, id);
+  }
+
+  metaPath(id: string): string {
+    return join(this._dir, `${id}.json`);
+  }
+
+  begin(meta: Omit<StoredFileMeta, 'size' | 'createdAt'>, maxBytes: number): UploadWriter {
+    const id = randomBytes(16).toString('base64url');
+    const tmpPath = join(this._tmpDir, id);
+    return new UploadWriter(id, tmpPath, this, meta, maxBytes, createWriteStream(tmpPath));
+  }
+
+  /** The metadata of a stored file, or null for an unknown or malformed id. */
+  async lookup(id: string): Promise<StoredFileMeta | null> {
+    if (!ID_PATTERN.test(id)) return null;
+    try {
+      return JSON.parse(await readFile(this.metaPath(id), 'utf8')) as StoredFileMeta;
+    } catch {
+      return null;
+    }
+  }
+}
