@@ -1,0 +1,137 @@
+/**
+ * The client core's public surface: what the Lit view (and any other UI) may use. The core
+ * itself (connection, outbox, ordering buffer, history cache, statuses, typing, uploads)
+ * lives beside this file and has no Lit and no DOM beyond WebSocket, timers, fetch/XHR
+ * and the `online`/`offline` events.
+ *
+ * This file is the contract between widget/client/ and the view in widget/: change it
+ * only together with both sides.
+ */
+import type { FileRef, Member, User } from '../../protocol/index.js';
+
+export type { FileRef, Member, User };
+
+/** One state machine: `connecting → open → closed → reconnecting → connecting …`; `offline` while the browser says so. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'closed';
+
+export type MessageStatus = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
+
+export interface ChatMessage {
+  /** Client-made id (UUID) for own messages; the relay's id for others. */
+  id: string;
+  conv: string;
+  /** Assigned by the relay; undefined while an own message is not yet acked. */
+  seq?: number;
+  from: User;
+  text?: string;
+  file?: FileRef;
+  ts: number;
+  own: boolean;
+  /** Own messages only. */
+  status?: MessageStatus;
+  /** Own messages: display names of the other members whose `read` cursor covers this message. */
+  readBy?: string[];
+  /** Why a `failed` message failed (human text). */
+  error?: string;
+}
+
+export interface UploadState {
+  /** Local id of this upload. */
+  id: string;
+  name: string;
+  size: number;
+  loaded: number;
+  state: 'uploading' | 'failed' | 'done' | 'cancelled';
+  /** Human text for `failed` (e.g. "file is larger than 25 MB", "network error"). */
+  error?: string;
+}
+
+/** Everything a view renders, as one immutable snapshot; a new object after each change. */
+export interface ChatSnapshot {
+  connection: ConnectionState;
+  /** The signed-in user once `welcome` arrived (or from the cache before that). */
+  self: User | null;
+  conversation: string;
+  /**
+   * Confirmed messages, gap-free ascending by seq, followed by own messages that are not
+   * acked yet (`sending`/`failed`) in the order they were written. Never has duplicates.
+   */
+  messages: readonly ChatMessage[];
+  /** Older messages exist on the relay that are not in `messages`. */
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** Other users typing now (never self). */
+  typing: readonly User[];
+  members: readonly Member[];
+  /** The first seq that the user had not read when the conversation was opened (unread divider). */
+  firstUnreadSeq: number | null;
+  uploads: readonly UploadState[];
+  /** The relay's limits from `welcome` (defaults until then). */
+  limits: { maxTextChars: number; maxUploadBytes: number };
+}
+
+export interface ChatClientOptions {
+  /** One WebSocket URL, or several separated by commas: on connection loss the next is tried. */
+  relay: string;
+  conversation: string;
+  /** JWT; or, in open mode, `user` (and optionally `name`). */
+  token?: string;
+  user?: string;
+  name?: string;
+  /** Storage for the outbox and the history cache; localforage (IndexedDB) by default. Tests may pass an in-memory one. */
+  storage?: KeyValueStorage;
+  /** Injected for tests; default: globalThis.WebSocket. */
+  WebSocket?: typeof WebSocket;
+}
+
+/** The subset of localforage the core uses. */
+export interface KeyValueStorage {
+  getItem<T>(key: string): Promise<T | null>;
+  setItem<T>(key: string, value: T): Promise<T>;
+  removeItem(key: string): Promise<void>;
+}
+
+export type ChatClientEvent =
+  | { type: 'message'; message: ChatMessage }
+  | { type: 'status'; connection: ConnectionState }
+  | { type: 'error'; code: string; message: string; messageId?: string };
+
+export interface ChatClient {
+  readonly snapshot: ChatSnapshot;
+  /** Called after every snapshot change; returns the unsubscribe function. */
+  subscribe(listener: (snapshot: ChatSnapshot) => void): () => void;
+  /** Notable events for the element to re-dispatch as DOM events (new message from others, connection change, errors). */
+  on(listener: (event: ChatClientEvent) => void): () => void;
+
+  /** Loads the cached history and outbox, then connects. */
+  start(): Promise<void>;
+  /** Closes the socket and timers for good (the element was removed or the conversation changed). */
+  dispose(): void;
+
+  /** Optimistic send: the returned message is in the snapshot at once with status `sending`. */
+  send(text: string, file?: FileRef): ChatMessage;
+  /** Resends a `failed` own message with the same id. */
+  retry(messageId: string): void;
+  /** Drops a `failed` own message from the outbox. */
+  discard(messageId: string): void;
+
+  /** Fetches the page before the oldest loaded message. */
+  loadOlder(): Promise<void>;
+
+  /** Called on every keystroke in the composer: sends `typing active:true` at most every 2 s, `false` after 3 s idle. */
+  typed(): void;
+  /** The composer lost focus or its text was sent: `typing active:false` now if it was active. */
+  stoppedTyping(): void;
+
+  /** The user has seen everything up to `seq` (on screen, page visible): `read` receipt, debounced. */
+  markRead(seq: number): void;
+
+  /** Uploads a file (XHR, with progress) and, when done, sends it as a message with optional text. */
+  upload(file: Blob & { name?: string }, text?: string): UploadState;
+  cancelUpload(uploadId: string): void;
+  retryUpload(uploadId: string): void;
+  dismissUpload(uploadId: string): void;
+
+  /** Absolute URL of a file from a message (file URLs are relative to the relay's HTTP origin). */
+  fileUrl(file: FileRef): string;
+}
