@@ -3,6 +3,7 @@
  * defaults. Every setting has both forms (e.g. --data-dir / DATA_DIR).
  */
 import { parseArgs } from 'node:util';
+import { Limits } from '../protocol/index.js';
 
 export interface RelayConfig {
   port: number;
@@ -16,6 +17,9 @@ export interface RelayConfig {
   databaseUrl: string | undefined;
   logLevel: string;
   rateLimit: { perSecond: number; burst: number };
+  /** Protocol timings, adjustable for tests and unusual deployments. */
+  helloTimeoutMs: number;
+  typingExpiryMs: number;
   /** Start even if only the slow pure-JS uWebSockets.js fallback loads (not for production). */
   allowUwsFallback: boolean;
   /** Where the widget bundle and the demo pages are served from. */
@@ -36,6 +40,8 @@ const SETTINGS = {
   ratePerSecond: { flag: 'rate-limit', env: 'RATE_LIMIT' },
   rateBurst: { flag: 'rate-burst', env: 'RATE_BURST' },
   allowUwsFallback: { flag: 'allow-uws-fallback', env: 'ALLOW_UWS_FALLBACK' },
+  helloTimeoutMs: { flag: 'hello-timeout-ms', env: 'HELLO_TIMEOUT_MS' },
+  typingExpiryMs: { flag: 'typing-expiry-ms', env: 'TYPING_EXPIRY_MS' },
   widgetBundle: { flag: 'widget-bundle', env: 'WIDGET_BUNDLE' },
   demoDir: { flag: 'demo-dir', env: 'DEMO_DIR' },
 } as const;
@@ -81,6 +87,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       perSecond: integer('RATE_LIMIT', get('ratePerSecond'), 20, 1, 1_000_000),
       burst: integer('RATE_BURST', get('rateBurst'), 100, 1, 1_000_000),
     },
+    helloTimeoutMs: integer('HELLO_TIMEOUT_MS', get('helloTimeoutMs'), Limits.helloTimeoutMs, 100, 600_000),
+    typingExpiryMs: integer('TYPING_EXPIRY_MS', get('typingExpiryMs'), Limits.typingExpiryMs, 100, 600_000),
     allowUwsFallback: ['1', 'true', 'yes'].includes((get('allowUwsFallback') ?? '').toLowerCase()),
     widgetBundle: get('widgetBundle') ?? new URL('../dist/chat-room.js', rootUrl()).pathname,
     demoDir: get('demoDir') ?? new URL('../demo/', rootUrl()).pathname,

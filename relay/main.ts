@@ -55,6 +55,8 @@ async function main(): Promise<void> {
     logger,
     maxUploadBytes: config.maxUploadBytes,
     rateLimit: config.rateLimit,
+    helloTimeoutMs: config.helloTimeoutMs,
+    typingExpiryMs: config.typingExpiryMs,
   });
   await hub.start();
   const server = new RelayServer({
