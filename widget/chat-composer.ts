@@ -1,0 +1,194 @@
+import { css, html, LitElement } from 'lit';
+import { customElement, query, state } from 'lit/decorators.js';
+import { live } from 'lit/directives/live.js';
+import { SnapshotController } from './controller.js';
+import { buttons, srOnly } from './styles.js';
+
+/** The counter appears once the text is this close to the relay's limit. */
+const COUNTER_FROM = 0.9;
+
+function codePoints(text: string): number {
+  // UTF-16 length is an upper bound: count code points only near the limit, like the relay does.
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/**
+ * The text box, the send button and the attach button. Enter sends, Shift+Enter makes a
+ * new line; pasting files uploads them. Typing notifications go through the client,
+ * which rate-limits them.
+ *
+ * @csspart composer - The form around the controls.
+ * @csspart input - The text area.
+ * @csspart send-button - The send button.
+ * @csspart attach-button - The button that opens the file picker.
+ */
+@customElement('chat-composer')
+export class ChatComposer extends LitElement {
+  static override styles = [
+    srOnly,
+    buttons,
+    css`
+      :host {
+        display: block;
+      }
+      form {
+        display: flex;
+        align-items: flex-end;
+        gap: 0.4em;
+        padding: 0.5em 0.75em 0.75em;
+      }
+      textarea {
+        flex: 1;
+        font: inherit;
+        color: var(--_fg);
+        background: var(--_surface);
+        border: 1px solid var(--_border);
+        border-radius: calc(var(--_radius) / 2);
+        padding: 0.45em 0.6em;
+        resize: none;
+        field-sizing: content;
+        min-height: 1.4em;
+        max-height: 8em;
+      }
+      textarea:focus-visible {
+        outline: 2px solid var(--_accent);
+        outline-offset: 0;
+        border-color: var(--_accent);
+      }
+      .send {
+        background: var(--_accent);
+        border-color: var(--_accent);
+        color: var(--_on-accent);
+        font-weight: 600;
+      }
+      .attach {
+        font-size: 1.1em;
+        padding: 0.15em 0.5em;
+      }
+      .counter {
+        position: absolute;
+        right: 1em;
+        bottom: 100%;
+        font-size: 0.75em;
+        color: var(--_muted);
+      }
+      .counter.over {
+        color: var(--_danger);
+        font-weight: 600;
+      }
+      .wrap {
+        position: relative;
+      }
+    `,
+  ];
+
+  @state() private _text = '';
+  @query('textarea') private _input!: HTMLTextAreaElement | null;
+  @query('input[type=file]') private _picker!: HTMLInputElement | null;
+  private readonly _snap = new SnapshotController(this);
+
+  /** Moves keyboard focus to the text box. */
+  override focus(options?: FocusOptions): void {
+    this._input?.focus(options);
+  }
+
+  override render() {
+    const snap = this._snap.snapshot;
+    const max = snap?.limits.maxTextChars ?? 4000;
+    const near = this._text.length >= max * COUNTER_FROM;
+    const length = near ? codePoints(this._text) : this._text.length;
+    const over = length > max;
+    const canSend = !!this._snap.client && this._text.trim().length > 0 && !over;
+    return html`<div class="wrap">
+      <span id="counter" class="counter ${over ? 'over' : ''}" aria-live="polite"
+        >${near ? `${length} / ${max}${over ? ' — too long' : ''}` : ''}</span
+      >
+      <form part="composer" @submit=${this._onSubmit}>
+        <input type="file" multiple hidden tabindex="-1" @change=${this._onPicked} />
+        <button
+          part="attach-button"
+          class="attach"
+          type="button"
+          aria-label="Attach a file"
+          title="Attach a file"
+          ?disabled=${!this._snap.client}
+          @click=${() => this._picker?.click()}
+        >
+          <span aria-hidden="true">📎</span>
+        </button>
+        <label class="sr-only" for="input">Message</label>
+        <textarea
+          id="input"
+          part="input"
+          rows="1"
+          placeholder="Write a message…"
+          aria-describedby="counter"
+          aria-invalid=${over ? 'true' : 'false'}
+          .value=${live(this._text)}
+          @input=${this._onInput}
+          @keydown=${this._onKeyDown}
+          @blur=${() => this._snap.client?.stoppedTyping()}
+          @paste=${this._onPaste}
+        ></textarea>
+        <button part="send-button" class="send" type="submit" ?disabled=${!canSend}>Send</button>
+      </form>
+    </div>`;
+  }
+
+  private _onInput(event: Event): void {
+    this._text = (event.target as HTMLTextAreaElement).value;
+    if (this._text.length > 0) this._snap.client?.typed();
+  }
+
+  private _onKeyDown(event: KeyboardEvent): void {
+    // isComposing: Enter also confirms an IME composition, which must not send.
+    if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    this._send();
+  }
+
+  private _onSubmit(event: Event): void {
+    event.preventDefault();
+    this._send();
+    this._input?.focus();
+  }
+
+  private _send(): void {
+    const client = this._snap.client;
+    const text = this._text.trim();
+    const max = this._snap.snapshot?.limits.maxTextChars ?? 4000;
+    if (!client || !text || codePoints(text) > max) return;
+    client.send(text);
+    client.stoppedTyping();
+    this._text = '';
+  }
+
+  private _onPicked(event: Event): void {
+    const input = event.target as HTMLInputElement;
+    this.uploadFiles(input.files);
+    // The same file picked twice in a row must fire `change` again.
+    input.value = '';
+  }
+
+  private _onPaste(event: ClipboardEvent): void {
+    const files = event.clipboardData?.files;
+    if (!files || files.length === 0) return;
+    event.preventDefault();
+    this.uploadFiles(files);
+  }
+
+  /** Uploads each file through the client (also used for files dropped on the widget). */
+  uploadFiles(files: FileList | readonly File[] | null | undefined): void {
+    const client = this._snap.client;
+    if (!client || !files) return;
+    for (const file of Array.from(files)) client.upload(file);
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'chat-composer': ChatComposer;
+  }
+}

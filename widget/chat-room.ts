@@ -1,0 +1,352 @@
+import { ContextProvider } from '@lit/context';
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { customElement, property, query, state } from 'lit/decorators.js';
+import { createChatClient } from './client/index.js';
+import { clientContext } from './context.js';
+import './chat-connection.js';
+import './chat-message-list.js';
+import './chat-typing.js';
+import './chat-uploads.js';
+import './chat-composer.js';
+import type { ChatComposer } from './chat-composer.js';
+import type {
+  ChatClient,
+  ChatClientEvent,
+  ChatClientOptions,
+  ChatMessage,
+  ConnectionState,
+} from './client/types.js';
+
+export interface ChatRoomMessageDetail {
+  message: ChatMessage;
+}
+export interface ChatRoomStatusDetail {
+  connection: ConnectionState;
+}
+export interface ChatRoomErrorDetail {
+  code: string;
+  message: string;
+  messageId?: string;
+}
+
+export type ChatClientFactory = (options: ChatClientOptions) => ChatClient;
+
+/** Attributes whose change means another conversation (or identity): a new client. */
+const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name'] as const;
+
+/**
+ * An embeddable real-time chat for one conversation.
+ *
+ * @summary `<chat-room relay="wss://…/ws" conversation="support-42" token="…"></chat-room>`
+ *
+ * @event chat-room-message - A message from somebody else arrived. `detail: { message }`.
+ * @event chat-room-status - The connection changed state. `detail: { connection }` (`connecting`, `open`, `reconnecting`, `offline`, `closed`, `idle`).
+ * @event chat-room-error - Something failed (a message was rejected, the token was refused…). `detail: { code, message, messageId? }`.
+ *
+ * @cssproperty [--chat-room-accent=#0b63ce] - Buttons, focus rings, the unread divider, read ticks (dark: #70b3ff).
+ * @cssproperty [--chat-room-on-accent=#ffffff] - Text on accent-coloured buttons (dark: #0b1b2e).
+ * @cssproperty [--chat-room-bg=#ffffff] - Background (dark: #16181c).
+ * @cssproperty [--chat-room-fg=#1f2328] - Text colour (dark: #e6e8eb).
+ * @cssproperty [--chat-room-muted=#59636e] - Secondary text: times, ticks, typing line (dark: #a0a8b3).
+ * @cssproperty [--chat-room-bubble-own=#dcebff] - Background of the user's own messages (dark: #1f3a5f).
+ * @cssproperty [--chat-room-bubble-other=#eef0f2] - Background of other people's messages (dark: #262a30).
+ * @cssproperty [--chat-room-surface=#ffffff] - Background of the text box and buttons (dark: #1d2025).
+ * @cssproperty [--chat-room-border=#8c959f] - Borders of the widget, the text box and buttons (dark: #4a515b).
+ * @cssproperty [--chat-room-danger=#b3261e] - Failed messages and upload errors (dark: #ff8a80).
+ * @cssproperty [--chat-room-radius=12px] - Corner radius of the widget and the bubbles.
+ * @cssproperty [--chat-room-font=system-ui, sans-serif] - Font family.
+ * @cssproperty [--chat-room-font-size=15px] - Base font size.
+ *
+ * @csspart banner - The connection banner (offline, reconnecting, back online).
+ * @csspart list - The scrolling message log.
+ * @csspart message - A message row.
+ * @csspart bubble - A message bubble.
+ * @csspart sender - The sender's name.
+ * @csspart text - A message's text.
+ * @csspart meta - A message's time and status line.
+ * @csspart status - The ticks of an own message.
+ * @csspart thumbnail - An image attachment's thumbnail.
+ * @csspart file-link - A non-image attachment's download link.
+ * @csspart retry-button - The retry button of a failed message.
+ * @csspart divider - The unread messages divider.
+ * @csspart new-messages - The "new messages" pill.
+ * @csspart load-older - The "load older messages" button.
+ * @csspart typing - The typing line.
+ * @csspart uploads - The list of running uploads.
+ * @csspart upload - One running upload.
+ * @csspart progress - An upload's progress bar.
+ * @csspart composer - The form with the text box and buttons.
+ * @csspart input - The text box.
+ * @csspart send-button - The send button.
+ * @csspart attach-button - The attach button.
+ * @csspart drop-zone - The overlay shown while files are dragged over the widget.
+ */
+@customElement('chat-room')
+export class ChatRoom extends LitElement {
+  static override styles = css`
+    :host {
+      --_accent: var(--chat-room-accent, #0b63ce);
+      --_on-accent: var(--chat-room-on-accent, #ffffff);
+      --_bg: var(--chat-room-bg, #ffffff);
+      --_fg: var(--chat-room-fg, #1f2328);
+      --_muted: var(--chat-room-muted, #59636e);
+      --_bubble-own: var(--chat-room-bubble-own, #dcebff);
+      --_bubble-other: var(--chat-room-bubble-other, #eef0f2);
+      --_surface: var(--chat-room-surface, #ffffff);
+      --_border: var(--chat-room-border, #8c959f);
+      --_danger: var(--chat-room-danger, #b3261e);
+      --_link: var(--chat-room-link, var(--_accent));
+      --_radius: var(--chat-room-radius, 12px);
+      --_warn-bg: #fff4ce;
+      --_warn-fg: #4d3900;
+      --_ok-bg: #dff6dd;
+      --_ok-fg: #0f5c1a;
+
+      display: flex;
+      flex-direction: column;
+      position: relative;
+      box-sizing: border-box;
+      height: 28rem;
+      min-width: 16rem;
+      overflow: hidden;
+      color: var(--_fg);
+      background: var(--_bg);
+      font-family: var(--chat-room-font, system-ui, sans-serif);
+      font-size: var(--chat-room-font-size, 15px);
+      line-height: 1.4;
+      border: 1px solid var(--_border);
+      border-radius: var(--_radius);
+      color-scheme: light;
+    }
+    @media (prefers-color-scheme: dark) {
+      :host {
+        --_accent: var(--chat-room-accent, #70b3ff);
+        --_on-accent: var(--chat-room-on-accent, #0b1b2e);
+        --_bg: var(--chat-room-bg, #16181c);
+        --_fg: var(--chat-room-fg, #e6e8eb);
+        --_muted: var(--chat-room-muted, #a0a8b3);
+        --_bubble-own: var(--chat-room-bubble-own, #1f3a5f);
+        --_bubble-other: var(--chat-room-bubble-other, #262a30);
+        --_surface: var(--chat-room-surface, #1d2025);
+        --_border: var(--chat-room-border, #4a515b);
+        --_danger: var(--chat-room-danger, #ff8a80);
+        --_warn-bg: #3d3200;
+        --_warn-fg: #ffe08a;
+        --_ok-bg: #10331a;
+        --_ok-fg: #a6e3b0;
+        color-scheme: dark;
+      }
+    }
+    :host([hidden]) {
+      display: none;
+    }
+    chat-message-list {
+      flex: 1;
+      min-height: 0;
+    }
+    .hint {
+      margin: auto;
+      padding: 1em;
+      color: var(--_muted);
+      text-align: center;
+    }
+    .drop {
+      position: absolute;
+      inset: 0.4em;
+      display: flex;
+      align-items: center;
+      justify-content: center;
+      border: 2px dashed var(--_accent);
+      border-radius: var(--_radius);
+      background: color-mix(in srgb, var(--_bg) 85%, transparent);
+      color: var(--_fg);
+      font-weight: 600;
+      pointer-events: none;
+    }
+  `;
+
+  /** WebSocket URL of the relay (`wss://host/ws`); several separated by commas are tried in turn. */
+  @property() relay = '';
+  /** Conversation id (1–128 characters of `A-Z a-z 0-9 _ : -`). */
+  @property() conversation = '';
+  /** JWT issued by your backend (signed with the relay's `CHAT_JWT_SECRET`). */
+  @property() token = '';
+  /** Open mode only (relay without a secret): the user id. */
+  @property() user = '';
+  /** Open mode only: the display name. */
+  @property() name = '';
+  /**
+   * Makes the client; replace it before the element connects to drive the view with
+   * another implementation of the client contract (tests do).
+   */
+  @property({ attribute: false }) clientFactory: ChatClientFactory = createChatClient;
+
+  @state() private _dragging = false;
+  @query('chat-composer') private _composer!: ChatComposer | null;
+
+  private readonly _provider = new ContextProvider(this, { context: clientContext });
+  private _client: ChatClient | undefined;
+  private _clientKey = '';
+  private _factoryUsed: ChatClientFactory | undefined;
+  private _offEvents: (() => void) | undefined;
+  private _dragDepth = 0;
+
+  /** The client of the current conversation, if `relay` and `conversation` are set. */
+  get client(): ChatClient | undefined {
+    return this._client;
+  }
+
+  constructor() {
+    super();
+    this.addEventListener('dragenter', this._onDragEnter);
+    this.addEventListener('dragover', this._onDragOver);
+    this.addEventListener('dragleave', this._onDragLeave);
+    this.addEventListener('drop', this._onDrop);
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this._syncClient();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this._disposeClient();
+  }
+
+  /** Moves keyboard focus to the text box. */
+  override focus(options?: FocusOptions): void {
+    this._composer?.focus(options);
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (CLIENT_KEYS.some((key) => changed.has(key)) || changed.has('clientFactory')) this._syncClient();
+  }
+
+  override render() {
+    if (!this._client) {
+      return html`<p class="hint">Set the <code>relay</code> and <code>conversation</code> attributes to start chatting.</p>`;
+    }
+    return html`
+      <chat-connection exportparts="banner"></chat-connection>
+      <chat-message-list
+        exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, new-messages, load-older"
+      ></chat-message-list>
+      <chat-typing exportparts="typing"></chat-typing>
+      <chat-uploads exportparts="uploads, upload, progress"></chat-uploads>
+      <chat-composer exportparts="composer, input, send-button, attach-button"></chat-composer>
+      ${this._dragging ? html`<div part="drop-zone" class="drop" aria-hidden="true">Drop files to send them</div>` : nothing}
+    `;
+  }
+
+  /** Creates, replaces or drops the client so that it matches the attributes. */
+  private _syncClient(): void {
+    if (!this.isConnected) return;
+    const options: ChatClientOptions = { relay: this.relay, conversation: this.conversation };
+    if (this.token) options.token = this.token;
+    if (this.user) options.user = this.user;
+    if (this.name) options.name = this.name;
+    const key = JSON.stringify([options.relay, options.conversation, options.token, options.user, options.name]);
+    if (this._client && key === this._clientKey && this.clientFactory === this._factoryUsed) return;
+    this._disposeClient();
+    if (!this.relay || !this.conversation) return;
+
+    let client: ChatClient;
+    try {
+      client = this.clientFactory(options);
+    } catch (error) {
+      this._emitError('bad_config', error instanceof Error ? error.message : String(error));
+      return;
+    }
+    this._client = client;
+    this._clientKey = key;
+    this._factoryUsed = this.clientFactory;
+    this._offEvents = client.on((event) => this._redispatch(event));
+    this._provider.setValue(client);
+    this.requestUpdate();
+    client.start().catch((error: unknown) => {
+      if (this._client === client) this._emitError('internal', error instanceof Error ? error.message : String(error));
+    });
+  }
+
+  private _disposeClient(): void {
+    const client = this._client;
+    if (!client) return;
+    this._offEvents?.();
+    this._offEvents = undefined;
+    this._client = undefined;
+    this._clientKey = '';
+    this._provider.setValue(undefined);
+    client.dispose();
+    this.requestUpdate();
+  }
+
+  private _redispatch(event: ChatClientEvent): void {
+    switch (event.type) {
+      case 'message':
+        this._emit<ChatRoomMessageDetail>('chat-room-message', { message: event.message });
+        break;
+      case 'status':
+        this._emit<ChatRoomStatusDetail>('chat-room-status', { connection: event.connection });
+        break;
+      case 'error': {
+        this._emitError(event.code, event.message, event.messageId);
+        break;
+      }
+    }
+  }
+
+  private _emitError(code: string, message: string, messageId?: string): void {
+    const detail: ChatRoomErrorDetail = { code, message };
+    if (messageId !== undefined) detail.messageId = messageId;
+    this._emit<ChatRoomErrorDetail>('chat-room-error', detail);
+  }
+
+  private _emit<T>(type: string, detail: T): void {
+    this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+  }
+
+  private readonly _onDragEnter = (event: DragEvent): void => {
+    if (!this._client || !hasFiles(event)) return;
+    event.preventDefault();
+    this._dragDepth++;
+    this._dragging = true;
+  };
+
+  private readonly _onDragOver = (event: DragEvent): void => {
+    if (!this._client || !hasFiles(event)) return;
+    // Without preventDefault on dragover the browser refuses the drop.
+    event.preventDefault();
+    if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+  };
+
+  private readonly _onDragLeave = (): void => {
+    // dragleave fires for every child crossed: count to know when the pointer really left.
+    this._dragDepth = Math.max(0, this._dragDepth - 1);
+    if (this._dragDepth === 0) this._dragging = false;
+  };
+
+  private readonly _onDrop = (event: DragEvent): void => {
+    this._dragDepth = 0;
+    this._dragging = false;
+    if (!this._client || !hasFiles(event)) return;
+    event.preventDefault();
+    const files = event.dataTransfer?.files;
+    if (files) for (const file of Array.from(files)) this._client.upload(file);
+  };
+}
+
+function hasFiles(event: DragEvent): boolean {
+  return event.dataTransfer?.types.includes('Files') ?? false;
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'chat-room': ChatRoom;
+  }
+  interface HTMLElementEventMap {
+    'chat-room-message': CustomEvent<ChatRoomMessageDetail>;
+    'chat-room-status': CustomEvent<ChatRoomStatusDetail>;
+    'chat-room-error': CustomEvent<ChatRoomErrorDetail>;
+  }
+}

@@ -1,0 +1,7 @@
+/**
+ * The widget bundle's entry: importing it registers `<chat-room>` and its parts.
+ * `dist/chat-room.js` is built from this file.
+ */
+export { ChatRoom } from './chat-room.js';
+export type { ChatClientFactory, ChatRoomErrorDetail, ChatRoomMessageDetail, ChatRoomStatusDetail } from './chat-room.js';
+export type { ChatClient, ChatClientOptions, ChatMessage, ChatSnapshot, ConnectionState, MessageStatus, UploadState } from './client/types.js';
