@@ -6,23 +6,26 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Auth } from './auth.js';
 import { LocalBus } from './bus/local.js';
+import { NatsBus } from './bus/nats.js';
 import type { BusFactory } from './bus/types.js';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
 import { Hub } from './hub.js';
 import { RelayServer } from './server.js';
+import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { FileStore } from './uploads.js';
 import { loadUws } from './uws.js';
 
 async function createStore(config: RelayConfig): Promise<Store> {
-  if (config.databaseUrl) throw new ConfigError('DATABASE_URL: the PostgreSQL store is not available in this build yet');
+  // Several instances share one PostgreSQL; a single relay keeps its embedded SQLite.
+  if (config.databaseUrl) return PostgresStore.connect(config.databaseUrl);
   return new SqliteStore({ path: join(config.dataDir, 'chat.db') });
 }
 
 async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promise<BusFactory> {
-  if (config.natsUrl) throw new ConfigError('NATS_URL: the NATS bus is not available in this build yet');
-  void logger;
+  const natsUrl = config.natsUrl;
+  if (natsUrl) return (handlers) => NatsBus.connect(natsUrl, handlers, logger.child({ component: 'nats' }));
   return async (handlers) => new LocalBus(handlers);
 }
 
