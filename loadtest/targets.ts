@@ -1,0 +1,128 @@
+/**
+ * Starting (and stopping) what a run loads: our relay, a two-relay cluster, the Socket.IO
+ * and bare-uWS comparison servers, or an already running relay given by URL. Every server
+ * the harness starts is a child process on a free port of 127.0.0.1, so its CPU time and
+ * memory can be read from /proc.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startRelay, type RelayProcess } from '../relay/test/harness.js';
+import { TargetName, WireKind } from './types.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * Our relay's per-connection rate limit (default 20 frames/s, burst 100) is there to stop
+ * abusive clients; a load test sends far faster per connection, so it is lifted (the
+ * relay's config accepts at most 1,000,000).
+ */
+export const RELAY_LOAD_ENV = { RATE_LIMIT: '1000000', RATE_BURST: '1000000' } as const;
+
+export interface StartedTarget {
+  name: TargetName;
+  wire: WireKind;
+  /** Clients are spread over these round-robin (several for a cluster). */
+  urls: string[];
+  /** Processes whose CPU and memory are the target's cost (empty when unknown). */
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  /** For `url`: the running relay. */
+  url?: string;
+  /** For `url`: a local relay process to measure. */
+  pid?: number;
+}
+
+export class TargetUnavailableError extends Error {
+  override name = 'TargetUnavailableError';
+}
+
+export async function startTarget(name: TargetName, options: TargetOptions = {}): Promise<StartedTarget> {
+  switch (name) {
+    case TargetName.relay:
+      return relayTarget(await startRelay({ env: { ...RELAY_LOAD_ENV } }));
+    case TargetName.cluster:
+      return startCluster();
+    case TargetName.socketio:
+      return spawnServer(name, WireKind.socketio, 'loadtest/servers/socketio-server.ts', (port) => `http://127.0.0.1:${port}`);
+    case TargetName.uws:
+      return spawnServer(name, WireKind.v1, 'loadtest/servers/uws-server.ts', (port) => `ws://127.0.0.1:${port}/ws`);
+    case TargetName.url: {
+      if (!options.url) throw new TargetUnavailableError('--url ws://HOST:PORT/ws is required for the url target');
+      return { name, wire: WireKind.v1, urls: [options.url], pids: options.pid ? [options.pid] : [], stop: async () => {} };
+    }
+  }
+}
+
+function relayTarget(relay: RelayProcess): StartedTarget {
+  return {
+    name: TargetName.relay,
+    wire: WireKind.v1,
+    urls: [relay.wsUrl],
+    pids: relay.child.pid ? [relay.child.pid] : [],
+    stop: () => relay.dispose(),
+  };
+}
+
+/**
+ * Two relays sharing PostgreSQL with NATS between them. Needs the NATS bus, the PostgreSQL
+ * store and the helpers that start nats-server and PostgreSQL on free ports
+ * (relay/test/services.ts); until those exist the target says so instead of guessing.
+ */
+async function startCluster(): Promise<StartedTarget> {
+  const needed = ['relay/bus/nats.ts', 'relay/store/postgres.ts', 'relay/test/services.ts'];
+  const missing = needed.filter((file) => !existsSync(`${ROOT}${file}`));
+  if (missing.length > 0) {
+    throw new TargetUnavailableError(
+      `cluster mode not available: this checkout has no ${missing.join(', ')} (NATS bus / PostgreSQL store not built yet)`,
+    );
+  }
+  throw new TargetUnavailableError('cluster mode not available: the NATS/PostgreSQL support is not wired into the harness yet');
+}
+
+async function spawnServer(
+  name: TargetName,
+  wire: WireKind,
+  script: string,
+  url: (port: number) => string,
+): Promise<StartedTarget> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}${script}`], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} server did not start in 20 s:\n${output.join('\n')}`)), 20_000);
+    const onLine = (line: string) => {
+      if (output.length < 200) output.push(line);
+      const match = /"msg":"listening","port":(\d+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${name} server exited before listening:\n${output.join('\n')}`));
+    });
+  });
+  return {
+    name,
+    wire,
+    urls: [url(port)],
+    pids: child.pid ? [child.pid] : [],
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
