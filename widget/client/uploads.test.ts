@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import type { FileRef } from '../../protocol/index.js';
+import type { UploadState } from './types.js';
+import { formatBytes, httpBaseOf, Uploads, type UploadFile, type XhrLike } from './uploads.js';
+
+class FakeXhr implements XhrLike {
+  static all: FakeXhr[] = [];
+  status = 0;
+  responseText = '';
+  readonly upload: XhrLike['upload'] = { onprogress: null };
+  onload: ((event: unknown) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  onabort: ((event: unknown) => void) | null = null;
+  ontimeout: ((event: unknown) => void) | null = null;
+  method = '';
+  url = '';
+  headers: Record<string, string> = {};
+  body: Blob | null = null;
+  aborted = false;
+
+  constructor() {
+    FakeXhr.all.push(this);
+  }
+  open(method: string, url: string): void {
+    this.method = method;
+    this.url = url;
+  }
+  setRequestHeader(name: string, value: string): void {
+    this.headers[name] = value;
+  }
+  send(body: Blob): void {
+    this.body = body;
+  }
+  abort(): void {
+    this.aborted = true;
+    this.onabort?.({});
+  }
+  respond(status: number, body: unknown = {}): void {
+    this.status = status;
+    this.responseText = JSON.stringify(body);
+    this.onload?.({});
+  }
+}
+
+const FILE_REF: FileRef = { url: '/files/abcdefghijklmnopqrstuv', name: 'cat picture.png', size: 2048, type: 'image/png' };
+
+function setup(maxBytes = 10_000) {
+  const done: Array<{ file: FileRef; text: string | undefined }> = [];
+  const errors: Array<{ code: string; message: string }> = [];
+  let n = 0;
+  let snapshots = 0;
+  const uploads = new Uploads({
+    createXhr: () => new FakeXhr(),
+    request: (file, name) => ({
+      url: 'http://relay.test/upload?conv=c1',
+      headers: { 'Content-Type': file.type, 'X-File-Name': encodeURIComponent(name), 'X-Chat-User': 'alice' },
+    }),
+    maxBytes: () => maxBytes,
+    makeId: () => `u${++n}`,
+    onChange: () => snapshots++,
+    onDone: (file, text) => done.push({ file, text }),
+    onError: (code, message) => errors.push({ code, message }),
+  });
+  return { uploads, done, errors, changes: () => snapshots };
+}
+
+const file = (size: number, name = 'cat picture.png'): UploadFile => Object.assign(new Blob([new Uint8Array(size)], { type: 'image/png' }), { name });
+const only = (list: readonly UploadState[]) => {
+  assert.equal(list.length, 1);
+  return list[0]!;
+};
+
+describe('uploads', () => {
+  beforeEach(() => (FakeXhr.all = []));
+
+  test('uploads - POSTs the bytes with name and credentials, reports progress, then sends the FileRef', () => {
+    const { uploads, done } = setup();
+    const started = uploads.start(file(2048), 'look');
+    assert.equal(started.state, 'uploading');
+    const xhr = FakeXhr.all[0]!;
+    assert.equal(xhr.method, 'POST');
+    assert.equal(xhr.url, 'http://relay.test/upload?conv=c1');
+    assert.equal(xhr.headers['X-File-Name'], 'cat%20picture.png');
+    assert.equal(xhr.headers['Content-Type'], 'image/png');
+    assert.equal(xhr.body?.size, 2048);
+    xhr.upload.onprogress?.({ loaded: 1024, total: 2048 });
+    assert.equal(only(uploads.list).loaded, 1024);
+    xhr.respond(201, FILE_REF);
+    assert.deepEqual(done, [{ file: FILE_REF, text: 'look' }]);
+    assert.deepEqual(uploads.list, [], 'a finished upload leaves the list (its message shows instead)');
+  });
+
+  test('uploads - a file over the relay’s limit is refused before anything is uploaded', () => {
+    const { uploads, errors } = setup(1000);
+    const state = uploads.start(file(1001));
+    assert.equal(state.state, 'failed');
+    assert.match(state.error ?? '', /larger than 1000 bytes/);
+    assert.equal(FakeXhr.all.length, 0);
+    assert.equal(errors[0]?.code, 'too_large');
+  });
+
+  for (const [status, pattern] of [
+    [413, /larger than the relay accepts/],
+    [401, /not signed in/],
+    [403, /not allowed/],
+    [500, /HTTP 500/],
+  ] as const) {
+    test(`uploads - HTTP ${status} fails with human text, and retryUpload tries again`, () => {
+      const { uploads, done, errors } = setup();
+      const { id } = uploads.start(file(10));
+      FakeXhr.all[0]!.respond(status, { error: 'nope' });
+      const failed = only(uploads.list);
+      assert.equal(failed.state, 'failed');
+      assert.match(failed.error ?? '', pattern);
+      assert.equal(errors.length, 1);
+      uploads.retry(id);
+      assert.equal(only(uploads.list).state, 'uploading');
+      assert.equal(only(uploads.list).error, undefined);
+      FakeXhr.all[1]!.respond(201, FILE_REF);
+      assert.equal(done.length, 1);
+    });
+  }
+
+  test('uploads - a network error fails with human text', () => {
+    const { uploads } = setup();
+    uploads.start(file(10));
+    FakeXhr.all[0]!.onerror?.({});
+    assert.deepEqual(
+      { state: only(uploads.list).state, error: only(uploads.list).error },
+      { state: 'failed', error: 'network error: the file could not be uploaded' },
+    );
+  });
+
+  test('uploads - a 201 with an unexpected body fails instead of sending junk', () => {
+    const { uploads, done } = setup();
+    uploads.start(file(10));
+    FakeXhr.all[0]!.respond(201, { url: 'javascript:alert(1)', name: 'x', size: 1, type: 'a/b' });
+    assert.equal(only(uploads.list).state, 'failed');
+    assert.equal(done.length, 0);
+  });
+
+  test('uploads - cancel aborts the request and nothing is sent', () => {
+    const { uploads, done } = setup();
+    const { id } = uploads.start(file(10));
+    uploads.cancel(id);
+    assert.equal(FakeXhr.all[0]!.aborted, true);
+    assert.deepEqual(uploads.list, []);
+    FakeXhr.all[0]!.respond(201, FILE_REF);
+    assert.equal(done.length, 0, 'a late answer of a cancelled upload is ignored');
+  });
+
+  test('uploads - dismiss removes a failed upload', () => {
+    const { uploads } = setup(5);
+    const { id } = uploads.start(file(10));
+    uploads.dismiss(id);
+    assert.deepEqual(uploads.list, []);
+  });
+
+  test('uploads - every change is a new state object', () => {
+    const { uploads } = setup();
+    const first = uploads.start(file(2048));
+    FakeXhr.all[0]!.upload.onprogress?.({ loaded: 10 });
+    assert.notEqual(only(uploads.list), first);
+    assert.equal(first.loaded, 0);
+  });
+
+  test('uploads - the HTTP base comes from the relay URL', () => {
+    assert.equal(httpBaseOf('ws://127.0.0.1:8080/ws'), 'http://127.0.0.1:8080');
+    assert.equal(httpBaseOf('wss://chat.example.com/ws'), 'https://chat.example.com');
+    assert.equal(httpBaseOf('wss://example.com/chat/ws/'), 'https://example.com/chat');
+    assert.equal(httpBaseOf('wss://example.com/'), 'https://example.com');
+  });
+
+  test('uploads - sizes read like people write them', () => {
+    assert.equal(formatBytes(25 * 1024 * 1024), '25 MB');
+    assert.equal(formatBytes(1536), '1.5 KB');
+    assert.equal(formatBytes(1000), '1000 bytes');
+  });
+});

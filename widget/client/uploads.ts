@@ -1,0 +1,217 @@
+/**
+ * File uploads: XMLHttpRequest rather than fetch, because only XHR reports upload progress
+ * in every browser. Each upload is a small state machine (uploading → done | failed |
+ * cancelled, failed → uploading on retry); a finished upload hands its FileRef to the
+ * client, which sends it as a message.
+ */
+import * as v from 'valibot';
+import { ErrorCode, FileRef } from '../../protocol/index.js';
+import type { UploadState } from './types.js';
+
+/** The part of XMLHttpRequest used here. */
+export interface XhrLike {
+  readonly status: number;
+  readonly responseText: string;
+  readonly upload: { onprogress: ((event: { loaded: number; total?: number }) => void) | null };
+  onload: ((event: unknown) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onabort: ((event: unknown) => void) | null;
+  ontimeout: ((event: unknown) => void) | null;
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  send(body: Blob): void;
+  abort(): void;
+}
+
+export type UploadFile = Blob & { name?: string };
+
+export interface UploadRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface UploadsOptions {
+  createXhr: () => XhrLike;
+  /** Where and with which credentials to upload; asked again on every attempt (the relay URL may have changed). */
+  request: (file: UploadFile, name: string) => UploadRequest;
+  maxBytes: () => number;
+  makeId: () => string;
+  onChange: () => void;
+  onDone: (file: FileRef, text: string | undefined) => void;
+  onError: (code: string, message: string) => void;
+}
+
+interface Job {
+  state: UploadState;
+  file: UploadFile;
+  text: string | undefined;
+  xhr: XhrLike | null;
+}
+
+export class Uploads {
+  private readonly _jobs: Job[] = [];
+  private readonly _o: UploadsOptions;
+
+  constructor(options: UploadsOptions) {
+    this._o = options;
+  }
+
+  /** Uploads in progress or failed; finished and cancelled ones drop out (the message itself shows a sent file). */
+  get list(): readonly UploadState[] {
+    return this._jobs.map((j) => j.state);
+  }
+
+  start(file: UploadFile, text?: string): UploadState {
+    const job: Job = {
+      state: { id: this._o.makeId(), name: file.name || 'file', size: file.size, loaded: 0, state: 'uploading' },
+      file,
+      text: text?.trim() ? text : undefined,
+      xhr: null,
+    };
+    this._jobs.push(job);
+    this._begin(job);
+    return job.state;
+  }
+
+  cancel(id: string): void {
+    const job = this._job(id);
+    if (job?.state.state !== 'uploading') return;
+    this._set(job, { state: 'cancelled' });
+  }
+
+  retry(id: string): void {
+    const job = this._job(id);
+    if (job?.state.state !== 'failed') return;
+    this._begin(job);
+  }
+
+  dismiss(id: string): void {
+    const job = this._job(id);
+    if (!job) return;
+    if (job.state.state === 'uploading') this._set(job, { state: 'cancelled' });
+    else this._remove(job);
+  }
+
+  dispose(): void {
+    for (const job of [...this._jobs]) {
+      this._abort(job);
+      this._remove(job);
+    }
+  }
+
+  private _begin(job: Job): void {
+    const max = this._o.maxBytes();
+    if (job.file.size > max) {
+      this._set(job, { state: 'failed', error: `file is larger than ${formatBytes(max)}` });
+      this._o.onError(ErrorCode.tooLarge, `${job.state.name}: file is larger than ${formatBytes(max)}`);
+      return;
+    }
+    this._set(job, { state: 'uploading', loaded: 0, error: undefined });
+    let request: UploadRequest;
+    let xhr: XhrLike;
+    try {
+      request = this._o.request(job.file, job.state.name);
+      xhr = this._o.createXhr();
+    } catch (error) {
+      this._fail(job, 'upload_failed', error instanceof Error ? error.message : 'upload is not available here');
+      return;
+    }
+    job.xhr = xhr;
+    const current = () => job.xhr === xhr && job.state.state === 'uploading';
+    xhr.upload.onprogress = (event) => {
+      if (current()) this._set(job, { loaded: Math.min(event.loaded, job.state.size) });
+    };
+    xhr.onload = () => {
+      if (current()) this._finished(job, xhr);
+    };
+    xhr.onerror = xhr.ontimeout = () => {
+      if (current()) this._fail(job, 'network', 'network error: the file could not be uploaded');
+    };
+    xhr.onabort = () => {
+      if (current()) this._set(job, { state: 'cancelled' });
+    };
+    xhr.open('POST', request.url);
+    for (const [name, value] of Object.entries(request.headers)) xhr.setRequestHeader(name, value);
+    xhr.send(job.file);
+  }
+
+  private _finished(job: Job, xhr: XhrLike): void {
+    switch (xhr.status) {
+      case 201: {
+        let body: unknown;
+        try {
+          body = JSON.parse(xhr.responseText);
+        } catch {
+          body = undefined;
+        }
+        const parsed = v.safeParse(FileRef, body);
+        if (!parsed.success) return this._fail(job, 'upload_failed', 'the relay answered the upload with something unexpected');
+        this._set(job, { state: 'done', loaded: job.state.size });
+        this._o.onDone(parsed.output, job.text);
+        return;
+      }
+      case 413:
+        return this._fail(job, ErrorCode.tooLarge, `file is larger than the relay accepts (${formatBytes(this._o.maxBytes())})`);
+      case 401:
+        return this._fail(job, ErrorCode.unauthorized, 'not signed in: the relay refused the upload');
+      case 403:
+        return this._fail(job, ErrorCode.forbidden, 'not allowed to upload files to this conversation');
+      default:
+        return this._fail(job, 'upload_failed', `upload failed (HTTP ${xhr.status || 'no answer'})`);
+    }
+  }
+
+  private _fail(job: Job, code: string, message: string): void {
+    this._set(job, { state: 'failed', error: message });
+    this._o.onError(code, `${job.state.name}: ${message}`);
+  }
+
+  /** The only place an upload's state changes; a new object each time, since snapshots are immutable. */
+  private _set(job: Job, patch: Partial<UploadState>): void {
+    const leaving = job.state.state === 'uploading' && patch.state !== undefined && patch.state !== 'uploading';
+    const next: UploadState = { ...job.state, ...patch };
+    if (next.error === undefined) delete next.error;
+    job.state = next;
+    if (leaving && next.state === 'cancelled') this._abort(job);
+    if (leaving) job.xhr = null;
+    if (next.state === 'done' || next.state === 'cancelled') this._remove(job);
+    else this._o.onChange();
+  }
+
+  private _abort(job: Job): void {
+    const xhr = job.xhr;
+    job.xhr = null;
+    xhr?.abort();
+  }
+
+  private _remove(job: Job): void {
+    const index = this._jobs.indexOf(job);
+    if (index >= 0) this._jobs.splice(index, 1);
+    this._o.onChange();
+  }
+
+  private _job(id: string): Job | undefined {
+    return this._jobs.find((j) => j.state.id === id);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const rounded = Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return `${rounded} ${units[unit]}`;
+}
+
+/** The relay's HTTP base from its WebSocket URL: ws→http, wss→https, a trailing /ws dropped. */
+export function httpBaseOf(wsUrl: string): string {
+  const url = new URL(wsUrl);
+  if (url.protocol === 'ws:') url.protocol = 'http:';
+  else if (url.protocol === 'wss:') url.protocol = 'https:';
+  const path = url.pathname.replace(/\/ws\/?$/, '').replace(/\/$/, '');
+  return `${url.origin}${path}`;
+}
