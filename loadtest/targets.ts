@@ -69,9 +69,10 @@ function relayTarget(relay: RelayProcess): StartedTarget {
 }
 
 /**
- * Two relays sharing PostgreSQL with NATS between them. Needs the NATS bus, the PostgreSQL
- * store and the helpers that start nats-server and PostgreSQL on free ports
- * (relay/test/services.ts); until those exist the target says so instead of guessing.
+ * Two relays sharing one PostgreSQL store, with NATS carrying events between them; the
+ * virtual users of every conversation alternate between the two, so most deliveries cross
+ * the bus. PostgreSQL runs with its durable defaults (fsync on), like a production store.
+ * The reported CPU and memory are the two relays' (nats-server and PostgreSQL not included).
  */
 async function startCluster(): Promise<StartedTarget> {
   const needed = ['relay/bus/nats.ts', 'relay/store/postgres.ts', 'relay/test/services.ts'];
@@ -81,7 +82,44 @@ async function startCluster(): Promise<StartedTarget> {
       `cluster mode not available: this checkout has no ${missing.join(', ')} (NATS bus / PostgreSQL store not built yet)`,
     );
   }
-  throw new TargetUnavailableError('cluster mode not available: the NATS/PostgreSQL support is not wired into the harness yet');
+  const services = await import('../relay/test/services.js');
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    let nats: Awaited<ReturnType<typeof services.startNats>>;
+    let postgres: Awaited<ReturnType<typeof services.startPostgres>>;
+    try {
+      nats = await services.startNats();
+      cleanups.push(() => nats.dispose());
+      postgres = await services.startPostgres();
+      cleanups.push(() => postgres.dispose());
+    } catch (error) {
+      throw new TargetUnavailableError(
+        `cluster mode not available: cannot start nats-server/PostgreSQL (${(error as Error).message.split('\n')[0]}); ` +
+          'install them with `apt-get install -y nats-server postgresql`',
+      );
+    }
+    const env = { ...RELAY_LOAD_ENV, NATS_URL: nats.url, DATABASE_URL: await postgres.createDatabase() };
+    const relays: RelayProcess[] = [];
+    // One after the other: the first applies the store's migrations.
+    for (let i = 0; i < 2; i++) {
+      const relay = await startRelay({ env });
+      cleanups.push(() => relay.dispose());
+      relays.push(relay);
+    }
+    return {
+      name: TargetName.cluster,
+      wire: WireKind.v1,
+      urls: relays.map((r) => r.wsUrl),
+      pids: relays.flatMap((r) => (r.child.pid ? [r.child.pid] : [])),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 async function spawnServer(
