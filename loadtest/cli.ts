@@ -180,11 +180,10 @@ export function shape(base: Scenario, o: Overrides): Scenario {
 export function fitToFileLimit(s: Scenario, soft: number): { scenario: Scenario; warning: string | null } {
   const reserve = 256;
   if (s.clients + reserve <= soft) return { scenario: s, warning: null };
-  const factor = Math.max(1, soft - reserve) / s.clients;
   const size = s.clients / s.conversations;
   const fitted = structuredClone(s);
-  fitted.clients = Math.max(1, Math.floor(s.clients * factor));
-  fitted.conversations = Math.max(1, Math.round(fitted.clients / size));
+  fitted.conversations = Math.max(1, Math.floor(Math.max(1, soft - reserve) / size));
+  fitted.clients = Math.max(1, Math.round(fitted.conversations * size));
   if (fitted.initialClients !== undefined) fitted.initialClients = Math.min(fitted.initialClients, fitted.clients);
   for (const stage of fitted.stages) if (stage.clients !== undefined) stage.clients = Math.min(stage.clients, fitted.clients);
   return {

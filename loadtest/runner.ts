@@ -368,6 +368,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       const settled = await settle();
       if (settled.tally.lost === 0 && settled.pendingAcks === 0 && settled.connected === settled.started) break;
     }
+    // What arrived since the last interval (the settled account already includes it).
+    await tick({ t: ++second, rate: 0 });
     elapsedSeconds = (monoMs() - t0) / 1000;
     cpuEnd = sumOver(pids, cpuSeconds);
     if (!account) await settle();
