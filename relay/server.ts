@@ -39,6 +39,12 @@ interface SocketData {
  */
 const HARD_FRAME_LIMIT = 16 * Limits.maxFrameBytes;
 const MAX_BACKPRESSURE = 1024 * 1024;
+/**
+ * A refused upload's unread body up to this size is read and thrown away before answering,
+ * as nginx's lingering close does: a client still sending would otherwise see a reset
+ * (EPIPE) instead of the 413. Beyond it the relay answers and closes.
+ */
+const DISCARD_LIMIT = 8 * 1024 * 1024;
 const DEMO_PAGES: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/embed.html': 'embed.html' };
 
 export class RelayServer {
@@ -51,14 +57,26 @@ export class RelayServer {
     this._routes();
   }
 
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this._app.listen(host, port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${host}:${port}`));
+  /**
+   * Listens, retrying while the port is busy. This uWS build binds without SO_REUSEADDR,
+   * so after a restart the port stays unusable while the previous process's closed
+   * connections sit in TIME_WAIT (up to 60 s on Linux); retrying turns that into a short
+   * wait instead of a failed restart.
+   */
+  async listen(host: string, port: number, retryForMs = 90_000): Promise<number> {
+    const deadline = Date.now() + retryForMs;
+    for (let attempt = 0; ; attempt++) {
+      const socket = await new Promise<us_listen_socket | false>((resolve) => this._app.listen(host, port, resolve));
+      if (socket) {
         this._listenSocket = socket;
-        resolve(this._o.uws.us_socket_local_port(socket as never));
-      });
-    });
+        return this._o.uws.us_socket_local_port(socket as never);
+      }
+      if (port === 0 || Date.now() >= deadline) throw new Error(`cannot listen on ${host}:${port}`);
+      if (attempt === 0) {
+        this._o.logger.warn({ host, port }, 'port busy (in use, or closed connections of a previous run in TIME_WAIT); retrying for up to 90 s');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
   }
 
   /** Stops accepting connections; open ones are closed by the hub. */
@@ -171,34 +189,55 @@ export class RelayServer {
     let writer: UploadWriter | null = null;
     let pending: Buffer[] | null = [];
     let ended = false;
+    let paused = false;
+    const pause = () => {
+      paused = true;
+      res.pause();
+    };
+    const resume = () => {
+      if (!paused) return;
+      paused = false;
+      res.resume();
+    };
     const reply = (status: string, body: object, closeConnection = false) => {
       if (done) return;
       done = true;
+      // A response on a paused socket would leave this keep-alive connection deaf to its next request.
+      resume();
       res.cork(() => {
         res.writeStatus(status).writeHeader('Content-Type', 'application/json');
         this._cors(res, origin);
         res.end(JSON.stringify(body), closeConnection);
       });
     };
+    let discarding: { status: string; message: string; budget: number } | null = null;
+    let received = 0;
     const fail = (status: string, message: string) => {
       void writer?.abort();
-      // The body was not read to its end: close, or its rest would be parsed as a request.
-      reply(status, { error: message }, !ended);
+      writer = null;
+      if (ended) return reply(status, { error: message });
+      // Refused before the body was read. A small rest is read and thrown away, so the
+      // client gets a clean answer on a live connection; a large one is not worth reading:
+      // answer and close (or the rest of the body would be parsed as the next request).
+      const remaining = declaredLength ? Number(declaredLength) - received : 0; // chunked: unknown, try
+      if (remaining <= DISCARD_LIMIT && !discarding) {
+        discarding = { status, message, budget: DISCARD_LIMIT };
+        pending = null;
+        resume();
+        return;
+      }
+      reply(status, { error: message }, true);
     };
     res.onAborted(() => {
       done = true;
       void writer?.abort();
     });
 
-    if (!this._originAllowed(origin)) return fail('403 Forbidden', 'origin not allowed');
-    if (declaredLength && Number(declaredLength) > max) return fail('413 Payload Too Large', `file is larger than ${max} bytes`);
-    if (!/^[A-Za-z0-9_:-]{1,128}$/.test(conv)) return fail('400 Bad Request', 'conv query parameter missing or invalid');
-
     const take = (chunk: Buffer) => {
       try {
         if (writer && !writer.write(chunk)) {
-          res.pause();
-          writer.onDrain(() => !done && res.resume());
+          pause();
+          writer.onDrain(() => !done && resume());
         }
       } catch (error) {
         if (error instanceof UploadTooLargeError) fail('413 Payload Too Large', error.message);
@@ -218,6 +257,15 @@ export class RelayServer {
 
     res.onData((chunk, isLast) => {
       if (done) return;
+      received += chunk.byteLength;
+      if (discarding) {
+        discarding.budget -= chunk.byteLength;
+        if (isLast) {
+          ended = true;
+          reply(discarding.status, { error: discarding.message });
+        } else if (discarding.budget < 0) reply(discarding.status, { error: discarding.message }, true);
+        return;
+      }
       // uWS reuses the chunk's memory once this callback returns: copy it.
       const copy = Buffer.from(new Uint8Array(chunk).slice());
       ended = isLast;
@@ -225,18 +273,22 @@ export class RelayServer {
       else take(copy);
       if (isLast && !pending) finish();
     });
+    if (!this._originAllowed(origin)) return fail('403 Forbidden', 'origin not allowed');
+    if (declaredLength && Number(declaredLength) > max) return fail('413 Payload Too Large', `file is larger than ${max} bytes`);
+    if (!/^[A-Za-z0-9_:-]{1,128}$/.test(conv)) return fail('400 Bad Request', 'conv query parameter missing or invalid');
+
     // Credentials are checked asynchronously; the body waits, paused, meanwhile.
-    res.pause();
+    pause();
     void this._identify(authorization, chatUser).then(
       (identity) => {
-        if (done) return;
+        if (done || discarding) return;
         if (!canAccess(identity, conv)) return fail('403 Forbidden', `not allowed to upload to ${conv}`);
         writer = this._o.files.begin({ name, type, conv, uploader: identity.user.id }, max);
         const buffered = pending ?? [];
         pending = null;
+        resume();
         for (const chunk of buffered) take(chunk);
         if (ended) finish();
-        else if (!done) res.resume();
       },
       (error: unknown) => fail('401 Unauthorized', error instanceof AuthError ? error.message : 'unauthorized'),
     );
@@ -325,12 +377,15 @@ export class RelayServer {
           res.end('widget bundle not built: run `npm run build:widget`');
           return;
         }
+        // uWS sends the status line with the first header: the status must come first.
+        const notModified = ifNoneMatch === bundle.etag;
+        res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
         // Module scripts load in CORS mode from any embedding page.
         res.writeHeader('Access-Control-Allow-Origin', '*');
         res.writeHeader('Cache-Control', 'public, max-age=300, must-revalidate').writeHeader('ETag', bundle.etag);
         res.writeHeader('Vary', 'Accept-Encoding');
-        if (ifNoneMatch === bundle.etag) {
-          res.writeStatus('304 Not Modified').endWithoutBody();
+        if (notModified) {
+          res.endWithoutBody(0);
           return;
         }
         res.writeHeader('Content-Type', 'text/javascript; charset=utf-8');

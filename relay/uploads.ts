@@ -54,6 +54,7 @@ export class UploadTooLargeError extends Error {
 export class UploadWriter {
   private _size = 0;
   private _finished = false;
+  private _error: Error | null = null;
 
   constructor(
     readonly id: string,
@@ -62,7 +63,10 @@ export class UploadWriter {
     private readonly _meta: Omit<StoredFileMeta, 'size' | 'createdAt'>,
     private readonly _maxBytes: number,
     private readonly _stream: WriteStream,
-  ) {}
+  ) {
+    // Without a listener a disk error (or a write racing an abort) would crash the relay.
+    _stream.on('error', (error) => (this._error ??= error));
+  }
 
   get size(): number {
     return this._size;
@@ -81,6 +85,7 @@ export class UploadWriter {
   async commit(): Promise<FileRef> {
     this._finished = true;
     await new Promise<void>((resolve, reject) => {
+      if (this._error) return reject(this._error);
       this._stream.once('error', reject);
       this._stream.end(resolve);
     });
@@ -94,7 +99,11 @@ export class UploadWriter {
   async abort(): Promise<void> {
     if (this._finished) return;
     this._finished = true;
-    this._stream.destroy();
+    if (!this._stream.closed) {
+      const closed = new Promise<void>((resolve) => this._stream.once('close', () => resolve()));
+      this._stream.destroy();
+      await closed;
+    }
     await rm(this._tmpPath, { force: true });
   }
 }

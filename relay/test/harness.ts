@@ -34,8 +34,12 @@ export interface RelayProcess {
   stop(): Promise<number | null>;
   /** SIGKILL and wait. */
   kill(): Promise<void>;
-  /** Starts a new relay process on the same port and data dir (after stop or kill). */
-  restart(env?: Record<string, string | undefined>): Promise<RelayProcess>;
+  /**
+   * Kills it (if running) and starts a new relay on the same data dir. On a NEW port unless
+   * `samePort`: the old port may stay blocked by TIME_WAIT for up to a minute (see
+   * RelayServer.listen), which the relay waits out, but tests should not.
+   */
+  restart(options?: { env?: Record<string, string | undefined>; samePort?: boolean }): Promise<RelayProcess>;
   /** Stops it (if running) and removes the temp dir it created. */
   dispose(): Promise<void>;
 }
@@ -96,9 +100,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayProce
       child.kill('SIGKILL');
       await exited;
     },
-    async restart(extraEnv) {
+    async restart(restartOptions = {}) {
       await relay.kill();
-      return startRelay({ env: { ...options.env, ...extraEnv }, dataDir, port });
+      return startRelay({
+        env: { ...options.env, ...restartOptions.env },
+        dataDir,
+        port: restartOptions.samePort ? port : (options.port ?? 0),
+      });
     },
     async dispose() {
       await relay.kill();

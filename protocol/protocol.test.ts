@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { decodeClientFrame, decodeServerFrame, ErrorCode, Limits, parseClientFrame } from './index.js';
+
+const VALID_FRAMES: object[] = [
+  { type: 'hello', v: 1, token: 'abc' },
+  { type: 'hello', v: 1, user: 'alice', name: 'Alice', ref: 'r1' },
+  { type: 'join', conv: 'c1', after: 0 },
+  { type: 'join', conv: 'support:42', after: 7, epoch: 'e1', tail: 50, ref: 3 },
+  { type: 'leave', conv: 'c1' },
+  { type: 'send', conv: 'c1', id: 'm-1', text: 'hi' },
+  { type: 'send', conv: 'c1', id: 'm-2', file: { url: '/files/abcdefghijklmnopqrstuv', name: 'a.png', size: 1, type: 'image/png' } },
+  { type: 'history', conv: 'c1', before: 43, limit: 50 },
+  { type: 'history', conv: 'c1', after: 40, limit: 200 },
+  { type: 'typing', conv: 'c1', active: true },
+  { type: 'receipt', conv: 'c1', delivered: 43 },
+  { type: 'receipt', conv: 'c1', read: 43 },
+  { type: 'ping', ref: 'p' },
+];
+
+test('decodeClientFrame - accepts every frame of PROTOCOL.md', () => {
+  for (const frame of VALID_FRAMES) {
+    const result = decodeClientFrame(frame);
+    assert.ok(result.ok, `${JSON.stringify(frame)}: ${result.ok ? '' : result.message}`);
+  }
+});
+
+test('decodeClientFrame - ignores unknown fields (forward compatible)', () => {
+  const result = decodeClientFrame({ type: 'typing', conv: 'c1', active: false, future: 1 });
+  assert.ok(result.ok);
+  assert.deepEqual(result.frame, { type: 'typing', conv: 'c1', active: false });
+});
+
+test('decodeClientFrame - rejects with a precise code and message, keeping ref', () => {
+  const cases: Array<[unknown, string, RegExp]> = [
+    [[], ErrorCode.badFrame, /JSON object/],
+    [null, ErrorCode.badFrame, /JSON object/],
+    [{ type: 'dance' }, ErrorCode.badFrame, /unknown frame type/],
+    [{ conv: 'c1' }, ErrorCode.badFrame, /unknown frame type/],
+    [{ type: 'hello', v: 2, user: 'a' }, ErrorCode.unsupportedVersion, /version 2/],
+    [{ type: 'join', conv: 'bad conv!' }, ErrorCode.badFrame, /conv/],
+    [{ type: 'join', conv: 'x'.repeat(129) }, ErrorCode.badFrame, /conv/],
+    [{ type: 'join', conv: 'c1', after: -1 }, ErrorCode.badFrame, /after/],
+    [{ type: 'join', conv: 'c1', after: 1.5 }, ErrorCode.badFrame, /after/],
+    [{ type: 'send', conv: 'c1', id: 'm1' }, ErrorCode.badFrame, /text or file/],
+    [{ type: 'send', conv: 'c1', id: 'm1', text: '   ' }, ErrorCode.badFrame, /text or file/],
+    [{ type: 'send', conv: 'c1', id: 'm1', text: 'x'.repeat(Limits.maxTextChars + 1) }, ErrorCode.tooLarge, /longer than/],
+    [{ type: 'send', conv: 'c1', id: 'm1', file: { url: 'javascript:alert(1)', name: 'a', size: 1, type: 'x/y' } }, ErrorCode.badFrame, /url/],
+    [{ type: 'history', conv: 'c1', limit: 201 }, ErrorCode.badFrame, /limit/],
+    [{ type: 'history', conv: 'c1', before: 5, after: 2 }, ErrorCode.badFrame, /not both/],
+    [{ type: 'typing', conv: 'c1', active: 'yes' }, ErrorCode.badFrame, /active/],
+    [{ type: 'receipt', conv: 'c1' }, ErrorCode.badFrame, /delivered or read/],
+  ];
+  for (const [input, code, message] of cases) {
+    const result = decodeClientFrame(input);
+    assert.equal(result.ok, false, JSON.stringify(input));
+    if (result.ok) continue;
+    assert.equal(result.code, code, JSON.stringify(input));
+    assert.match(result.message, message, JSON.stringify(input));
+  }
+  const withRef = decodeClientFrame({ type: 'send', conv: 'c1', id: 'm1', ref: 'keep-me' });
+  assert.ok(!withRef.ok && withRef.ref === 'keep-me');
+});
+
+test('decodeClientFrame - text length counts characters, not UTF-16 units', () => {
+  const emoji = '😀'.repeat(Limits.maxTextChars); // 8,000 UTF-16 units, 4,000 characters
+  assert.ok(decodeClientFrame({ type: 'send', conv: 'c', id: 'i', text: emoji }).ok);
+  assert.ok(!decodeClientFrame({ type: 'send', conv: 'c', id: 'i', text: `${emoji}x` }).ok);
+});
+
+test('parseClientFrame - invalid JSON is a bad_frame', () => {
+  const result = parseClientFrame('{"type":');
+  assert.ok(!result.ok && result.code === ErrorCode.badFrame);
+});
+
+test('decodeClientFrame - never throws on arbitrary JSON (fuzz)', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), (value) => {
+      const result = decodeClientFrame(value);
+      assert.equal(typeof result.ok, 'boolean');
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test('decodeClientFrame - mutated valid frames are accepted or rejected with a known code (fuzz)', () => {
+  const codes = new Set<string>(Object.values(ErrorCode));
+  const frame = fc.constantFrom(...VALID_FRAMES);
+  const mutation = fc.record({ key: fc.constantFrom('type', 'v', 'conv', 'id', 'text', 'after', 'before', 'limit', 'active', 'read', 'ref', 'file'), value: fc.anything() });
+  fc.assert(
+    fc.property(frame, fc.array(mutation, { maxLength: 3 }), (base, mutations) => {
+      const mutated: Record<string, unknown> = { ...base };
+      for (const { key, value } of mutations) mutated[key] = value;
+      const result = decodeClientFrame(mutated);
+      if (!result.ok) assert.ok(codes.has(result.code));
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test('decodeServerFrame - accepts relay frames and rejects malformed ones', () => {
+  assert.ok(decodeServerFrame({ type: 'msg', conv: 'c1', seq: 1, id: 'm', from: { id: 'a', name: 'A' }, text: 'x', ts: 1 }).ok);
+  assert.ok(decodeServerFrame({ type: 'joined', conv: 'c1', epoch: 'e', head: 0, members: [], typing: [] }).ok);
+  assert.ok(!decodeServerFrame({ type: 'msg', conv: 'c1', seq: 0, id: 'm', from: { id: 'a', name: 'A' }, ts: 1 }).ok);
+  assert.ok(!decodeServerFrame({ type: 'nope' }).ok);
+});
