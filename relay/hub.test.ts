@@ -1,0 +1,134 @@
+/**
+ * The hub as a domain, without sockets: fake connections, a real in-memory SQLite store
+ * (wrapped where a test needs the store to fail), the in-process bus.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ErrorCode, type ServerFrame } from '../protocol/index.js';
+import { Auth } from './auth.js';
+import { LocalBus } from './bus/local.js';
+import { Hub, SendResult, type Logger, type Session, type WebSocketLike } from './hub.js';
+import { SqliteStore } from './store/sqlite.js';
+import { StoreUnavailableError, type Store } from './store/types.js';
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+class FakeSocket implements WebSocketLike {
+  readonly frames: ServerFrame[] = [];
+  buffered = 0;
+  /** While true, every send is dropped as uWS does past maxBackpressure. */
+  congested = false;
+  closedWith: number | null = null;
+  send(text: string) {
+    if (this.congested) return SendResult.dropped;
+    this.frames.push(JSON.parse(text) as ServerFrame);
+    return SendResult.sent;
+  }
+  close(code: number) {
+    this.closedWith = code;
+  }
+  bufferedAmount() {
+    return this.buffered;
+  }
+  of<T extends ServerFrame['type']>(type: T) {
+    return this.frames.filter((f): f is Extract<ServerFrame, { type: T }> => f.type === type);
+  }
+}
+
+async function makeHub(store: Store = new SqliteStore({ path: ':memory:' })) {
+  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Auth(undefined), logger: silent, maxUploadBytes: 1000 });
+  await hub.start();
+  return hub;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+async function connect(hub: Hub, user: string, conv?: string): Promise<{ socket: FakeSocket; session: Session }> {
+  const socket = new FakeSocket();
+  const session = hub.open(socket);
+  hub.message(session, JSON.stringify({ type: 'hello', v: 1, user }));
+  await settle();
+  if (conv) {
+    hub.message(session, JSON.stringify({ type: 'join', conv }));
+    await settle();
+  }
+  return { socket, session };
+}
+
+test('hub - frames dropped under backpressure are repaired with resync once drained', async () => {
+  const hub = await makeHub();
+  const alice = await connect(hub, 'alice', 'c');
+  const bob = await connect(hub, 'bob', 'c');
+  bob.socket.congested = true;
+  bob.socket.buffered = 10 * 1024 * 1024;
+  hub.message(alice.session, JSON.stringify({ type: 'send', conv: 'c', id: 'm1', text: 'lost for bob' }));
+  await settle();
+  assert.equal(bob.socket.of('msg').length, 0);
+  hub.drained(bob.session); // still congested: nothing yet
+  assert.equal(bob.socket.of('resync').length, 0);
+  bob.socket.congested = false;
+  bob.socket.buffered = 0;
+  hub.drained(bob.session);
+  assert.deepEqual(bob.socket.of('resync'), [{ type: 'resync', conv: 'c' }]);
+  hub.drained(bob.session);
+  assert.equal(bob.socket.of('resync').length, 1, 'one resync per drop episode');
+  await hub.shutdown();
+});
+
+test('hub - store outage answers unavailable (never an ack); other failures answer internal', async () => {
+  const real = new SqliteStore({ path: ':memory:' });
+  let failure: Error | null = null;
+  const flaky: Store = Object.assign(Object.create(real) as Store, {
+    append: (input: Parameters<Store['append']>[0]) => (failure ? Promise.reject(failure) : real.append(input)),
+    close: () => real.close(),
+  });
+  const hub = await makeHub(flaky);
+  const { socket, session } = await connect(hub, 'alice', 'c');
+  failure = new StoreUnavailableError('database down');
+  hub.message(session, JSON.stringify({ type: 'send', conv: 'c', id: 'x1', text: 'hi', ref: 'r1' }));
+  await settle();
+  assert.deepEqual(socket.of('error').map((e) => [e.code, e.ref, e.id]), [[ErrorCode.unavailable, 'r1', 'x1']]);
+  failure = new Error('disk on fire');
+  hub.message(session, JSON.stringify({ type: 'send', conv: 'c', id: 'x2', text: 'hi', ref: 'r2' }));
+  await settle();
+  assert.deepEqual(socket.of('error').at(-1)?.code, ErrorCode.internal);
+  failure = null;
+  hub.message(session, JSON.stringify({ type: 'send', conv: 'c', id: 'x1', text: 'hi', ref: 'r3' }));
+  await settle();
+  assert.deepEqual(socket.of('ack').map((a) => [a.id, a.seq]), [['x1', 1]]);
+  await hub.shutdown();
+});
+
+test('hub - events arriving during catch-up are held back and not duplicated', async () => {
+  const hub = await makeHub();
+  const alice = await connect(hub, 'alice', 'c');
+  for (let i = 1; i <= 20; i++) hub.message(alice.session, JSON.stringify({ type: 'send', conv: 'c', id: `m${i}`, text: 'x' }));
+  await settle();
+  const bob = new FakeSocket();
+  const session = hub.open(bob);
+  hub.message(session, JSON.stringify({ type: 'hello', v: 1, user: 'bob' }));
+  await settle();
+  hub.message(session, JSON.stringify({ type: 'join', conv: 'c', after: 0 }));
+  // Sent while bob's catch-up reads are in flight.
+  for (let i = 21; i <= 25; i++) hub.message(alice.session, JSON.stringify({ type: 'send', conv: 'c', id: `m${i}`, text: 'x' }));
+  await settle();
+  assert.deepEqual(bob.of('msg').map((m) => m.seq), Array.from({ length: 25 }, (_, i) => i + 1));
+  const joinedAt = bob.frames.findIndex((f) => f.type === 'joined');
+  const firstMsg = bob.frames.findIndex((f) => f.type === 'msg');
+  assert.ok(joinedAt >= 0 && joinedAt < firstMsg, 'joined comes before the replay');
+  await hub.shutdown();
+});
+
+test('hub - hello timeout and shutdown close sessions with the protocol codes', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Auth(undefined), logger: silent, maxUploadBytes: 1, helloTimeoutMs: 30 });
+  await hub.start();
+  const idle = new FakeSocket();
+  hub.open(idle);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(idle.closedWith, 4408);
+  const { socket } = await connect(hub, 'alice', 'c');
+  await hub.shutdown();
+  assert.equal(socket.closedWith, 1001);
+  assert.equal(hub.sessionCount, 0);
+});
