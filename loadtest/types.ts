@@ -49,6 +49,8 @@ export interface CapacityPlan {
   maxSteps: number;
   /** A step is sustained while p99 fan-out latency stays at or below this. */
   p99LimitMs: number;
+  /** A missed step is measured again at the same rate this many times before the run stops (default 1). */
+  retries?: number;
 }
 
 export interface ChurnPlan {
