@@ -49,7 +49,8 @@ export function formatSummary(r: RunResult): string {
     for (const s of r.capacity.steps) {
       lines.push(
         `    ${mark(s.sustained)} ${num(s.rate).padStart(6)} msgs/s  ${num(s.deliveries_per_s).padStart(8)} of ` +
-          `${num(s.target_deliveries_per_s).padStart(8)} deliveries/s  p99 ${ms(s.p99_ms)} ms`,
+          `${num(s.target_deliveries_per_s).padStart(8)} deliveries/s  p99 ${ms(s.p99_ms).padStart(5)} ms` +
+          `${s.cpu_pct === null ? '' : `  target cpu ${s.cpu_pct}%`}  generator lag ${s.generator_lag_ms} ms`,
       );
     }
     lines.push(`    highest sustained: ${num(r.capacity.highest_sustained_deliveries_per_s)} deliveries/s`);

@@ -112,6 +112,10 @@ export interface CapacityStep {
   deliveries_per_s: number;
   p99_ms: number;
   sustained: boolean;
+  /** Target CPU over the step, % of one core. */
+  cpu_pct: number | null;
+  /** Worst generator event-loop delay in the step: high means the harness, not the target, was the limit. */
+  generator_lag_ms: number;
 }
 
 export interface CheckResult {
