@@ -75,3 +75,12 @@ export function openFileLimit(): { soft: number; hard: number } {
   }
   return { soft: 1024, hard: 1024 };
 }
+
+/** The 1-minute load average, or null (not Linux). */
+export function loadAverage(): number | null {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+}

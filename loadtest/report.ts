@@ -42,7 +42,10 @@ export function formatSummary(r: RunResult): string {
   if (r.relay_cpu_s !== null) lines.push(`    ${dots('target cpu')} ${r.relay_cpu_s} s (${r.relay_cpu_pct}% of one core)`);
   if (r.relay_rss_mb !== null) lines.push(`    ${dots('target peak rss')} ${r.relay_rss_mb} MB`);
   if (r.rss_per_connection_kb !== null) lines.push(`    ${dots('target rss per connection')} ${r.rss_per_connection_kb} kB`);
-  lines.push(`    ${dots('harness')} ${r.harness_cpu_s} s cpu, generator lag p99 ${r.generator_lag_p99_ms} ms`);
+  lines.push(
+    `    ${dots('harness')} ${r.harness_cpu_s} s cpu, generator lag p99 ${r.generator_lag_p99_ms} ms` +
+      (r.load_average === null ? '' : `, machine load ${r.load_average}`),
+  );
   if (r.capacity) {
     lines.push('');
     lines.push(`  capacity steps (sustained = p99 ≤ ${r.capacity.p99_limit_ms} ms and ≥ 95% of the deliveries)`);

@@ -3,6 +3,7 @@
  * second, collects the workers' interval reports, settles the account (lost, duplicated,
  * reordered) once everything is drained, and measures the target's CPU and memory.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { emptyTally, addTally, type Tally } from './accounting.js';
 import type { AccountReport, AuthConfig, FromWorker, TickReport, ToWorker } from './messages.js';
@@ -15,7 +16,7 @@ import {
   atPercentileMs,
   type Histogram,
 } from './metrics.js';
-import { cpuSeconds, peakRssKb, rssKb, sumOver } from './proc.js';
+import { cpuSeconds, loadAverage, peakRssKb, rssKb, sumOver } from './proc.js';
 import type { StartedTarget } from './targets.js';
 import { evaluateThresholds } from './thresholds.js';
 import {
@@ -426,6 +427,12 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         'latencies include harness delay (or other load on this machine); try more --workers or a smaller load',
     );
   }
+  const load = loadAverage();
+  // Harness, target and anything else on the machine share its cores: say when they were oversubscribed.
+  const cores = availableParallelism();
+  if (load !== null && load > cores) {
+    warnings.push(`the machine was busy (load average ${load} on ${cores} cores): figures are noisy, compare ratios from one run`);
+  }
   if (totals.droppedSends > 0) {
     warnings.push(`${totals.droppedSends} sends could not be made on time (no connected sender with room, or the generator stalled)`);
   }
@@ -469,6 +476,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     rss_per_connection_kb: rssPerConnectionKb,
     harness_cpu_s: Math.round((harnessCpu.user + harnessCpu.system) / 1e4) / 100,
     generator_lag_p99_ms: Math.round(totals.lagP99Ms * 10) / 10,
+    load_average: load,
     capacity: scenario.capacity
       ? {
           p99_limit_ms: scenario.capacity.p99LimitMs,

@@ -174,6 +174,8 @@ export interface RunResult {
   harness_cpu_s: number;
   /** Worst event-loop delay seen in a load generator: high values mean the harness, not the target, was the limit. */
   generator_lag_p99_ms: number;
+  /** The machine's 1-minute load average at the end of the run: above its core count, everything was queueing for CPU. */
+  load_average: number | null;
   capacity: { p99_limit_ms: number; steps: CapacityStep[]; highest_sustained_deliveries_per_s: number } | null;
   timeline: TimelinePoint[];
   /** Fan-out latency by percentile, for the percentile chart. */
