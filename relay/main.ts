@@ -29,6 +29,14 @@ async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promi
   return async (handlers) => new LocalBus(handlers);
 }
 
+function quietly(log: () => void): void {
+  try {
+    log();
+  } catch {
+    // Logging failed; there is nowhere left to report that.
+  }
+}
+
 async function main(): Promise<void> {
   let config: RelayConfig;
   try {
@@ -96,14 +104,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 10_000);
     forced.unref();
+    let exitCode = 0;
     try {
       await hub.shutdown();
-      logger.info('shutdown complete');
-      process.exit(0);
     } catch (error) {
-      logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      exitCode = 1;
+      quietly(() => logger.error({ err: error }, 'shutdown failed'));
     }
+    // A closed stdout (e.g. piped into `head`) must not keep the process from exiting.
+    quietly(() => logger.info('shutdown complete'));
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
