@@ -15,9 +15,11 @@ export class NativeUwsMissingError extends Error {
   override name = 'NativeUwsMissingError';
 }
 
-export function loadUws(allowFallback: boolean): { uws: Uws; native: boolean } {
-  const packageDir = require.resolve('uWebSockets.js/package.json').replace(/package\.json$/, '');
-  const binary = `${packageDir}binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+export function loadUws(
+  allowFallback: boolean,
+  /** The binary to load; the one for this platform and Node ABI by default (tests pass a missing one). */
+  binary = `${packageDir()}binaries/uws_${process.platform}_${process.arch}_${process.versions.modules}.node`,
+): { uws: Uws; native: boolean } {
   try {
     return { uws: require(binary) as Uws, native: true };
   } catch (error) {
@@ -28,6 +30,10 @@ export function loadUws(allowFallback: boolean): { uws: Uws; native: boolean } {
           'to run on the slow pure-JS fallback.',
       );
     }
-    return { uws: require(`${packageDir}dist/index.js`) as Uws, native: false };
+    return { uws: require(`${packageDir()}dist/index.js`) as Uws, native: false };
   }
+}
+
+function packageDir(): string {
+  return require.resolve('uWebSockets.js/package.json').replace(/package\.json$/, '');
 }
