@@ -1,0 +1,863 @@
+/**
+ * The client core: wires the connection, outbox, ordering buffer, history cache, receipts,
+ * typing and uploads of ONE conversation together and turns them into immutable snapshots
+ * for the view. Everything with rules of its own lives in its own file; this one decides
+ * what happens when a frame arrives or the user acts.
+ */
+import {
+  codePointLength,
+  ErrorCode,
+  Limits,
+  PROTOCOL_VERSION,
+  RETRYABLE_ERRORS,
+  type ClientFrame,
+  type ErrorFrame,
+  type FileRef,
+  type HelloFrame,
+  type HistoryReplyFrame,
+  type JoinedFrame,
+  type Member,
+  type MessageFrame,
+  type SendFrame,
+  type ServerFrame,
+  type User,
+  type WelcomeFrame,
+} from '../../protocol/index.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
+import { Debounced, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { Connection, type NetworkSignal, type SocketFactory } from './connection.js';
+import { OrderingBuffer } from './ordering.js';
+import { Outbox, type OutboxEntry } from './outbox.js';
+import { ReceiptView } from './status.js';
+import { defaultStorage, storageKeys, storageUser } from './storage.js';
+import { TypingSender, TypingWatcher } from './typing.js';
+import type {
+  ChatClient,
+  ChatClientEvent,
+  ChatClientOptions,
+  ChatMessage,
+  ChatSnapshot,
+  ConnectionState,
+  UploadState,
+} from './types.js';
+import { httpBaseOf, Uploads, type UploadFile, type XhrLike } from './uploads.js';
+
+/**
+ * Knobs that are not part of the public contract: tests use them to drive time, the
+ * network signal and XHR, and to shorten delays.
+ */
+export interface ClientInternals {
+  clock?: Clock;
+  network?: NetworkSignal;
+  backoff?: BackoffOptions;
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  XMLHttpRequest?: new () => XhrLike;
+  outboxWindow?: number;
+  deliveredDelayMs?: number;
+  readDelayMs?: number;
+  cacheDebounceMs?: number;
+  /** A gap or older-page request without an answer is given up (and a gap asked again) after this. */
+  requestTimeoutMs?: number;
+  onStorageError?: (error: unknown) => void;
+}
+
+export const ClientDefaults = {
+  /** Messages replayed on a first visit (no cache); older ones come page by page. */
+  initialTail: 50,
+  olderPage: Limits.defaultHistoryLimit,
+  deliveredDelayMs: 1000,
+  readDelayMs: 500,
+  requestTimeoutMs: 10_000,
+  /** Snapshot notifications at most this often, so a long catch-up does not rebuild the view per frame. */
+  notifyIntervalMs: 16,
+} as const;
+
+const DEFAULT_LIMITS: ChatSnapshot['limits'] = { maxTextChars: Limits.maxTextChars, maxUploadBytes: 25 * 1024 * 1024 };
+
+/** Whether the conversation is joined on the current connection. */
+const Join = { none: 'none', joining: 'joining', joined: 'joined' } as const;
+type Join = (typeof Join)[keyof typeof Join];
+
+/** The join in flight: where the relay will start its replay follows from what was asked. */
+interface JoinRequest {
+  ref: string;
+  after: number;
+  tail: number | undefined;
+}
+
+/** A gap request in flight (`ref`), or a pause before the next one (`ref` null). */
+interface GapRequest {
+  ref: string | null;
+  timer: TimerHandle;
+}
+
+interface OlderRequest {
+  ref: string;
+  timer: TimerHandle;
+  promise: Promise<void>;
+  done: () => void;
+}
+
+interface AckedEntry {
+  entry: OutboxEntry;
+  seq: number;
+  ts: number;
+}
+
+export class ChatClientImpl implements ChatClient {
+  private readonly _o: ChatClientOptions;
+  private readonly _x: ClientInternals;
+  private readonly _clock: Clock;
+  private readonly _conv: string;
+  private readonly _userKey: string;
+  private readonly _connection: Connection;
+  private readonly _outbox: Outbox;
+  private readonly _cache: HistoryCache;
+  private readonly _buffer = new OrderingBuffer<MessageFrame>();
+  /** Ids of the messages in the buffer, so own messages never show twice. */
+  private readonly _ids = new Set<string>();
+  /** Own messages the relay acked that the buffer does not show yet (their `msg` is still on its way). */
+  private readonly _acked = new Map<string, AckedEntry>();
+  private readonly _members = new Map<string, Member>();
+  private readonly _typingSender: TypingSender;
+  private readonly _typingWatcher: TypingWatcher;
+  private readonly _uploads: Uploads;
+  private readonly _deliveredReceipt: Debounced;
+  private readonly _readReceipt: Debounced;
+
+  private _self: User | null = null;
+  private _limits = DEFAULT_LIMITS;
+  private _epoch: string | null = null;
+  private _join: Join = Join.none;
+  private _joinAttempt = 0;
+  private _joinRetryTimer: TimerHandle | undefined;
+  private _pumpTimer: TimerHandle | undefined;
+  private _nextRef = 0;
+  private _joinRequest: JoinRequest | null = null;
+  private _gap: GapRequest | null = null;
+  private _older: OlderRequest | null = null;
+  /** Messages from others above this seq are news (`message` events); below it they are history. */
+  private _notifyAbove: number | null = null;
+  /** The user's `read` cursor and the head when the conversation was opened (unread divider). */
+  private _unread: { read: number; head: number } | null = null;
+  private _deliveredSent = 0;
+  private _readSent = 0;
+  private _readWanted = 0;
+
+  private _snapshot: ChatSnapshot | null = null;
+  private _views = new Map<string, ChatMessage>();
+  private _notifyScheduled = false;
+  private _notifyTimer: TimerHandle | undefined;
+  private _lastNotifyAt = -Infinity;
+  private readonly _listeners = new Set<(snapshot: ChatSnapshot) => void>();
+  private readonly _eventListeners = new Set<(event: ChatClientEvent) => void>();
+  private _started: Promise<void> | null = null;
+  private _disposed = false;
+
+  constructor(options: ChatClientOptions, internals: ClientInternals = {}) {
+    if (!options.token && !options.user) throw new Error('chat client: pass a token, or (open mode) a user');
+    this._o = options;
+    this._x = internals;
+    this._clock = internals.clock ?? systemClock;
+    this._conv = options.conversation;
+    this._userKey = storageUser(options);
+    const keys = storageKeys(options.relay, this._userKey, options.conversation);
+    const storage = options.storage ?? defaultStorage();
+    const onStorageError = internals.onStorageError ?? ((error: unknown) => console.warn('chat-room: storage failed', error));
+    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
+    if (!WebSocketImpl) throw new Error('chat client: no WebSocket implementation (pass options.WebSocket)');
+
+    this._connection = new Connection({
+      urls: options.relay,
+      // The DOM's WebSocket types its handlers with DOM events; the connection needs only `data`/`code`.
+      WebSocket: WebSocketImpl as unknown as SocketFactory,
+      hello: () => this._hello(),
+      clock: this._clock,
+      network: internals.network,
+      backoff: internals.backoff,
+      heartbeatMs: internals.heartbeatMs,
+      heartbeatTimeoutMs: internals.heartbeatTimeoutMs,
+      connectTimeoutMs: internals.connectTimeoutMs,
+      handlers: {
+        onState: (state) => this._onState(state),
+        onWelcome: (frame) => this._onWelcome(frame),
+        onFrame: (frame) => this._onFrame(frame),
+        onFatal: (code, message) => this._emit({ type: 'error', code, message }),
+      },
+    });
+    this._outbox = new Outbox({
+      storage,
+      key: keys.outbox,
+      clock: this._clock,
+      window: internals.outboxWindow,
+      backoff: internals.backoff,
+      onStorageError,
+    });
+    this._cache = new HistoryCache({ storage, key: keys.history, clock: this._clock, debounceMs: internals.cacheDebounceMs, onStorageError });
+    this._typingSender = new TypingSender(this._clock, (active) => this._sendInConversation({ type: 'typing', conv: this._conv, active }));
+    this._typingWatcher = new TypingWatcher(this._clock, () => this._invalidate());
+    this._deliveredReceipt = new Debounced(this._clock, internals.deliveredDelayMs ?? ClientDefaults.deliveredDelayMs, () => this._sendDelivered());
+    this._readReceipt = new Debounced(this._clock, internals.readDelayMs ?? ClientDefaults.readDelayMs, () => this._sendRead());
+    this._uploads = new Uploads({
+      createXhr: () => {
+        const Xhr = internals.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
+        if (!Xhr) throw new Error('uploads need XMLHttpRequest');
+        return new Xhr();
+      },
+      request: (file, name) => this._uploadRequest(file, name),
+      maxBytes: () => this._limits.maxUploadBytes,
+      makeId: newId,
+      onChange: () => this._invalidate(),
+      onDone: (file, text) => {
+        if (!this._disposed) this.send(text ?? '', file);
+      },
+      onError: (code, message) => this._emit({ type: 'error', code, message }),
+    });
+  }
+
+  // ------------------------------------------------------------------ public surface
+
+  get snapshot(): ChatSnapshot {
+    this._snapshot ??= this._build();
+    return this._snapshot;
+  }
+
+  subscribe(listener: (snapshot: ChatSnapshot) => void): () => void {
+    this._listeners.add(listener);
+    return () => this._listeners.delete(listener);
+  }
+
+  on(listener: (event: ChatClientEvent) => void): () => void {
+    this._eventListeners.add(listener);
+    return () => this._eventListeners.delete(listener);
+  }
+
+  start(): Promise<void> {
+    this._started ??= this._start();
+    return this._started;
+  }
+
+  dispose(): void {
+    if (this._disposed) return;
+    // Receipts the user already earned go out while the socket is still there.
+    this._readReceipt.flush();
+    this._deliveredReceipt.flush();
+    this._disposed = true;
+    this._connection.stop();
+    this._typingSender.reset();
+    this._typingWatcher.clear();
+    this._uploads.dispose();
+    for (const timer of [this._joinRetryTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
+    this._dropRequests();
+    void this._cache.flush();
+    this._listeners.clear();
+    this._eventListeners.clear();
+  }
+
+  send(text: string, file?: FileRef): ChatMessage {
+    const body = text.trim() === '' ? undefined : text;
+    if (body === undefined && !file) throw new Error('send: a message needs text or a file');
+    const entry: OutboxEntry = { id: newId(), conv: this._conv, ts: this._clock.now() };
+    if (body !== undefined) entry.text = body;
+    if (file) entry.file = file;
+    if (body !== undefined && codePointLength(body) > this._limits.maxTextChars) {
+      // The relay would refuse it; failing at once keeps the text for the user to shorten.
+      entry.error = `message is longer than ${this._limits.maxTextChars} characters`;
+    }
+    this._typingSender.stopped();
+    const saved = this._outbox.add(entry);
+    if (!entry.error) void saved.then(() => this._pump());
+    this._invalidate();
+    if (entry.error) this._emit({ type: 'error', code: ErrorCode.tooLarge, message: entry.error, messageId: entry.id });
+    return this.snapshot.messages.find((m) => m.id === entry.id)!;
+  }
+
+  retry(messageId: string): void {
+    if (!this._outbox.retry(messageId)) return;
+    this._invalidate();
+    this._pump();
+  }
+
+  discard(messageId: string): void {
+    if (this._outbox.discard(messageId)) this._invalidate();
+  }
+
+  loadOlder(): Promise<void> {
+    if (this._older) return this._older.promise;
+    if (this._buffer.base === 0 || this._join !== Join.joined || this._disposed) return Promise.resolve();
+    const ref = this._ref();
+    const sent = this._connection.send({
+      type: 'history',
+      conv: this._conv,
+      before: this._buffer.base + 1,
+      limit: ClientDefaults.olderPage,
+      ref,
+    });
+    if (!sent) return Promise.resolve();
+    let done = () => {};
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    // No answer (the relay instance died with it): give up, so the view may ask again.
+    const timer = this._clock.setTimeout(() => this._finishOlder(), this._requestTimeoutMs);
+    this._older = { ref, timer, promise, done };
+    this._invalidate();
+    return promise;
+  }
+
+  typed(): void {
+    this._typingSender.typed();
+  }
+
+  stoppedTyping(): void {
+    this._typingSender.stopped();
+  }
+
+  markRead(seq: number): void {
+    // Never beyond what this device holds: the user cannot have seen more.
+    const target = Math.min(Math.floor(seq), this._buffer.last);
+    if (!(target > this._readWanted)) return;
+    this._readWanted = target;
+    this._readReceipt.schedule();
+  }
+
+  upload(file: Blob & { name?: string }, text?: string): UploadState {
+    return this._uploads.start(file as UploadFile, text);
+  }
+
+  cancelUpload(uploadId: string): void {
+    this._uploads.cancel(uploadId);
+  }
+
+  retryUpload(uploadId: string): void {
+    this._uploads.retry(uploadId);
+  }
+
+  dismissUpload(uploadId: string): void {
+    this._uploads.dismiss(uploadId);
+  }
+
+  fileUrl(file: FileRef): string {
+    if (/^https?:\/\//i.test(file.url)) return file.url;
+    return `${httpBaseOf(this._connection.url)}${file.url}`;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  private async _start(): Promise<void> {
+    const [cached] = await Promise.all([this._cache.load(), this._outbox.load()]);
+    if (this._disposed) return;
+    if (cached && this._epoch === null) this._restore(cached);
+    this._invalidate();
+    this._connection.start();
+  }
+
+  private _restore(cached: CachedHistory): void {
+    this._epoch = cached.epoch;
+    this._self = cached.self;
+    for (const member of cached.members) this._members.set(member.id, member);
+    const first = cached.messages[0];
+    this._buffer.reset(first ? first.seq - 1 : 0, cached.messages);
+    for (const message of this._buffer.items) this._ids.add(message.id);
+  }
+
+  private _hello(): HelloFrame {
+    if (this._o.token) return { type: 'hello', v: PROTOCOL_VERSION, token: this._o.token };
+    return { type: 'hello', v: PROTOCOL_VERSION, user: this._o.user, ...(this._o.name ? { name: this._o.name } : {}) };
+  }
+
+  private _onState(state: ConnectionState): void {
+    if (state !== 'open') this._leaveSession();
+    this._invalidate();
+    this._emit({ type: 'status', connection: state });
+  }
+
+  /** The socket is gone: nothing is joined or in flight on it any more. */
+  private _leaveSession(): void {
+    this._setJoin(Join.none);
+    this._outbox.connectionLost();
+    this._typingSender.reset();
+    this._typingWatcher.clear();
+    this._clock.clearTimeout(this._pumpTimer);
+    this._clock.clearTimeout(this._joinRetryTimer);
+    this._dropRequests();
+  }
+
+  private _dropRequests(): void {
+    this._joinRequest = null;
+    this._clock.clearTimeout(this._gap?.timer);
+    this._gap = null;
+    this._finishOlder();
+  }
+
+  private _onWelcome(frame: WelcomeFrame): void {
+    this._self = frame.user;
+    if (frame.limits) this._limits = { maxTextChars: frame.limits.maxTextChars, maxUploadBytes: frame.limits.maxUploadBytes };
+    this._joinAttempt = 0;
+    this._sendJoin();
+    this._invalidate();
+  }
+
+  // ------------------------------------------------------------------ joining
+
+  /** The only place the join state changes. */
+  private _setJoin(next: Join): void {
+    this._join = next;
+  }
+
+  private _sendJoin(): void {
+    const ref = this._ref();
+    // First visit: just the newest messages. Known history: everything after it, so the run stays gap-free.
+    const request: JoinRequest =
+      this._epoch === null
+        ? { ref, after: 0, tail: ClientDefaults.initialTail }
+        : { ref, after: this._buffer.last, tail: undefined };
+    const sent = this._connection.send({
+      type: 'join',
+      conv: this._conv,
+      after: request.after,
+      ...(this._epoch !== null ? { epoch: this._epoch } : {}),
+      ...(request.tail !== undefined ? { tail: request.tail } : {}),
+      ref,
+    });
+    if (!sent) return;
+    this._joinRequest = request;
+    this._setJoin(Join.joining);
+  }
+
+  private _onJoined(frame: JoinedFrame, request: JoinRequest): void {
+    const reset = frame.reset === true || (this._epoch !== null && this._epoch !== frame.epoch);
+    const firstJoin = this._notifyAbove === null;
+    if (reset) {
+      // The store was replaced: its seqs mean something else now. The outbox stays and is resent.
+      this._buffer.reset(0);
+      this._ids.clear();
+      this._acked.clear();
+      this._readWanted = 0;
+      void this._cache.clear();
+    }
+    this._epoch = frame.epoch;
+    // Where the relay's replay starts, by the same rule the relay applies.
+    let start = reset ? 0 : Math.min(request.after, frame.head);
+    if (request.tail !== undefined) start = Math.max(start, frame.head - request.tail);
+    if (start > this._buffer.last || (this._buffer.items.length === 0 && start !== this._buffer.base)) {
+      this._buffer.reset(start);
+      this._ids.clear();
+      this._pruneAcked();
+    }
+    this._members.clear();
+    for (const member of frame.members) this._members.set(member.id, member);
+    const own = this._members.get(this._selfId);
+    this._deliveredSent = own?.delivered ?? 0;
+    this._readSent = own?.read ?? 0;
+    if (firstJoin || reset) {
+      this._notifyAbove = frame.head;
+      this._unread = { read: own?.read ?? 0, head: frame.head };
+    }
+    this._typingWatcher.replace(frame.typing.filter((user) => user !== this._selfId));
+    this._joinAttempt = 0;
+    this._setJoin(Join.joined);
+    this._pump();
+    this._deliveredReceipt.schedule();
+    if (this._readWanted > this._readSent) this._readReceipt.schedule();
+    this._checkGap();
+    this._scheduleCache();
+    this._invalidate();
+  }
+
+  /** Joining failed for a passing reason (store unavailable): try again after a backoff. */
+  private _retryJoinLater(): void {
+    this._setJoin(Join.none);
+    this._clock.clearTimeout(this._joinRetryTimer);
+    this._joinRetryTimer = this._clock.setTimeout(() => {
+      if (this._connection.state === 'open' && this._join === Join.none) this._sendJoin();
+    }, backoffDelay(this._joinAttempt++, this._x.backoff));
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  private _onFrame(frame: ServerFrame): void {
+    if (this._disposed) return;
+    if ('conv' in frame && frame.conv !== undefined && frame.conv !== this._conv) return;
+    switch (frame.type) {
+      case 'joined': {
+        // A reply to a join that a later one superseded is ignored; the later reply follows.
+        const request = this._joinRequest;
+        if (request && frame.ref === request.ref) {
+          this._joinRequest = null;
+          this._onJoined(frame, request);
+        }
+        return;
+      }
+      case 'msg':
+        // Messages of an earlier join still in flight are harmless: the buffer drops duplicates.
+        this._accept(this._buffer.pushAll([frame]));
+        return;
+      case 'ack':
+        return this._onAck(frame.id, frame.seq, frame.ts);
+      case 'history':
+        return this._onHistory(frame);
+      case 'typing':
+        if (frame.user !== this._selfId) this._typingWatcher.set(frame.user, frame.active);
+        return;
+      case 'receipt': {
+        const known = this._members.get(frame.user);
+        this._setMember({ id: frame.user, name: known?.name ?? frame.user, delivered: frame.delivered, read: frame.read });
+        return;
+      }
+      case 'member':
+        this._setMember(frame.member);
+        return;
+      case 'resync':
+        if (this._join !== Join.none) this._sendJoin();
+        return;
+      case 'error':
+        return this._onError(frame);
+      case 'welcome':
+      case 'pong':
+        return;
+    }
+  }
+
+  private _setMember(member: Member): void {
+    this._members.set(member.id, member);
+    this._scheduleCache();
+    this._invalidate();
+  }
+
+  /** Messages that became visible (ascending). */
+  private _accept(accepted: readonly MessageFrame[]): void {
+    if (accepted.length === 0) {
+      this._checkGap();
+      return;
+    }
+    const news: MessageFrame[] = [];
+    for (const message of accepted) {
+      this._ids.add(message.id);
+      if (message.from.id === this._selfId) {
+        // Its `msg` proves the relay stored it, even if the ack was lost with a connection.
+        this._acked.delete(message.id);
+        this._outbox.ack(message.id);
+      } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
+    }
+    this._pruneAcked();
+    this._deliveredReceipt.schedule();
+    this._scheduleCache();
+    this._checkGap();
+    this._invalidate();
+    for (const message of news) {
+      const view = this.snapshot.messages.find((m) => m.id === message.id);
+      if (view) this._emit({ type: 'message', message: view });
+    }
+  }
+
+  /** Acked messages the buffer has moved past without showing (it jumped ahead) are gone from view anyway. */
+  private _pruneAcked(): void {
+    for (const [id, acked] of this._acked) if (acked.seq <= this._buffer.last) this._acked.delete(id);
+  }
+
+  private _onAck(id: string, seq: number, ts: number): void {
+    const entry = this._outbox.ack(id);
+    if (entry && !this._ids.has(id) && seq > this._buffer.last) this._acked.set(id, { entry, seq, ts });
+    this._invalidate();
+    this._pump();
+  }
+
+  private _onHistory(frame: HistoryReplyFrame): void {
+    if (this._older && frame.ref === this._older.ref) {
+      const taken = this._buffer.prepend(frame.messages);
+      for (const message of taken) this._ids.add(message.id);
+      this._finishOlder();
+      this._scheduleCache();
+      return;
+    }
+    const answersGap = this._gap?.ref != null && frame.ref === this._gap.ref;
+    if (answersGap) this._clearGap();
+    const before = this._buffer.last;
+    this._accept(this._buffer.pushAll(frame.messages));
+    // An answer that filled nothing: ask again later instead of in a tight loop.
+    if (answersGap && this._buffer.last === before) this._pauseGapRequests();
+  }
+
+  private _onError(frame: ErrorFrame): void {
+    const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
+    if (frame.id !== undefined && this._outbox.has(frame.id)) {
+      if (retryable || frame.code === ErrorCode.notJoined) {
+        this._outbox.retryLater(frame.id);
+        if (frame.code === ErrorCode.notJoined) this._sendJoin();
+        else this._pump();
+      } else {
+        this._outbox.fail(frame.id, frame.message);
+        this._invalidate();
+        this._emit({ type: 'error', code: frame.code, message: frame.message, messageId: frame.id });
+      }
+      return;
+    }
+    if (frame.ref !== undefined && frame.ref === this._joinRequest?.ref) {
+      this._joinRequest = null;
+      if (retryable) this._retryJoinLater();
+      else {
+        this._setJoin(Join.none);
+        this._emit({ type: 'error', code: frame.code, message: frame.message });
+      }
+      return;
+    }
+    if (frame.ref !== undefined && frame.ref === this._gap?.ref) {
+      this._clearGap();
+      this._pauseGapRequests();
+      return;
+    }
+    if (frame.ref !== undefined && frame.ref === this._older?.ref) {
+      this._finishOlder();
+      if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
+      return;
+    }
+    if (frame.code === ErrorCode.notJoined && this._join === Join.joined) this._sendJoin();
+    else if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
+  }
+
+  // ------------------------------------------------------------------ gaps and older pages
+
+  private get _requestTimeoutMs(): number {
+    return this._x.requestTimeoutMs ?? ClientDefaults.requestTimeoutMs;
+  }
+
+  /** Asks for the missing range that holds back early arrivals, one request at a time. */
+  private _checkGap(): void {
+    if (this._gap !== null || this._join !== Join.joined) return;
+    const gap = this._buffer.gap();
+    if (!gap) return;
+    const ref = this._ref();
+    const limit = Math.max(1, Math.min(Limits.maxHistoryLimit, gap.before - gap.after - 1));
+    if (!this._connection.send({ type: 'history', conv: this._conv, after: gap.after, limit, ref })) return;
+    // No answer (lost with a relay instance, say): ask again.
+    this._gap = { ref, timer: this._clock.setTimeout(() => this._gapTimedOut(), this._requestTimeoutMs) };
+  }
+
+  /** No gap request for a while: the last one failed or filled nothing. */
+  private _pauseGapRequests(): void {
+    this._clearGap();
+    this._gap = { ref: null, timer: this._clock.setTimeout(() => this._gapTimedOut(), this._requestTimeoutMs) };
+  }
+
+  private _gapTimedOut(): void {
+    this._gap = null;
+    this._checkGap();
+  }
+
+  private _clearGap(): void {
+    this._clock.clearTimeout(this._gap?.timer);
+    this._gap = null;
+  }
+
+  private _finishOlder(): void {
+    const older = this._older;
+    if (!older) return;
+    this._older = null;
+    this._clock.clearTimeout(older.timer);
+    this._invalidate();
+    older.done();
+  }
+
+  // ------------------------------------------------------------------ outbox
+
+  /** Sends what the outbox allows now; schedules itself for the end of the earliest backoff. */
+  private _pump(): void {
+    this._clock.clearTimeout(this._pumpTimer);
+    this._pumpTimer = undefined;
+    if (this._join !== Join.joined || this._disposed) return;
+    for (const entry of this._outbox.takeSendable()) {
+      const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
+      if (entry.text !== undefined) frame.text = entry.text;
+      if (entry.file !== undefined) frame.file = entry.file;
+      if (!this._connection.send(frame)) {
+        this._outbox.connectionLost();
+        return;
+      }
+    }
+    const at = this._outbox.nextRetryAt();
+    if (at !== null) this._pumpTimer = this._clock.setTimeout(() => this._pump(), Math.max(0, at - this._clock.now()));
+  }
+
+  // ------------------------------------------------------------------ receipts
+
+  private _sendDelivered(): void {
+    const last = this._buffer.last;
+    if (last <= Math.max(this._deliveredSent, this._readSent)) return;
+    if (this._sendInConversation({ type: 'receipt', conv: this._conv, delivered: last })) this._deliveredSent = last;
+  }
+
+  private _sendRead(): void {
+    const target = Math.min(this._readWanted, this._buffer.last);
+    if (target <= this._readSent) return;
+    if (this._sendInConversation({ type: 'receipt', conv: this._conv, read: target })) {
+      this._readSent = target;
+      this._deliveredSent = Math.max(this._deliveredSent, target);
+    }
+  }
+
+  /** Frames about the conversation go out only once it is joined; callers redo them after the next join. */
+  private _sendInConversation(frame: ClientFrame): boolean {
+    return this._join === Join.joined && this._connection.send(frame);
+  }
+
+  // ------------------------------------------------------------------ uploads
+
+  private _uploadRequest(file: UploadFile, name: string): { url: string; headers: Record<string, string> } {
+    const headers: Record<string, string> = {
+      'Content-Type': file.type || 'application/octet-stream',
+      'X-File-Name': encodeURIComponent(name),
+    };
+    if (this._o.token) headers.Authorization = `Bearer ${this._o.token}`;
+    else headers['X-Chat-User'] = this._o.user!;
+    return { url: `${httpBaseOf(this._connection.url)}/upload?conv=${encodeURIComponent(this._conv)}`, headers };
+  }
+
+  // ------------------------------------------------------------------ cache
+
+  private _scheduleCache(): void {
+    this._cache.schedule(() => this._cacheContent());
+  }
+
+  private _cacheContent(): CachedHistory | null {
+    if (this._epoch === null || this._buffer.items.length === 0) return null;
+    return {
+      epoch: this._epoch,
+      self: this._self,
+      members: [...this._members.values()],
+      messages: this._buffer.newest(CacheDefaults.cap).items,
+    };
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  private get _selfId(): string {
+    return this._self?.id ?? this._userKey;
+  }
+
+  private _invalidate(): void {
+    this._snapshot = null;
+    if (this._notifyScheduled || this._disposed) return;
+    this._notifyScheduled = true;
+    const wait = this._lastNotifyAt + ClientDefaults.notifyIntervalMs - this._clock.now();
+    if (wait > 0) this._notifyTimer = this._clock.setTimeout(() => this._notify(), wait);
+    else queueMicrotask(() => this._notify());
+  }
+
+  private _notify(): void {
+    this._notifyScheduled = false;
+    this._notifyTimer = undefined;
+    if (this._disposed) return;
+    this._lastNotifyAt = this._clock.now();
+    const snapshot = this.snapshot;
+    for (const listener of [...this._listeners]) {
+      try {
+        listener(snapshot);
+      } catch (error) {
+        console.error('chat-room: snapshot listener failed', error);
+      }
+    }
+  }
+
+  private _emit(event: ChatClientEvent): void {
+    for (const listener of [...this._eventListeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error('chat-room: event listener failed', error);
+      }
+    }
+  }
+
+  private _build(): ChatSnapshot {
+    const selfId = this._selfId;
+    const receipts = new ReceiptView(selfId, this._members.values());
+    const previous = this._views;
+    const views = new Map<string, ChatMessage>();
+    const messages: ChatMessage[] = [];
+    const keep = (view: ChatMessage): void => {
+      views.set(view.id, view);
+      messages.push(view);
+    };
+    for (const frame of this._buffer.items) keep(this._confirmedView(frame, selfId, receipts, previous.get(frame.id)));
+    const acked = [...this._acked.values()].filter((a) => !this._ids.has(a.entry.id)).sort((a, b) => a.seq - b.seq);
+    for (const { entry, seq, ts } of acked) keep(this._ownView(entry, receipts, previous.get(entry.id), seq, ts));
+    for (const entry of this._outbox.entries) {
+      if (!this._ids.has(entry.id) && !this._acked.has(entry.id)) keep(this._ownView(entry, receipts, previous.get(entry.id)));
+    }
+    this._views = views;
+    const typing = this._typingWatcher.users
+      .filter((id) => id !== selfId)
+      .map((id): User => Object.freeze({ id, name: this._members.get(id)?.name ?? id }));
+    return Object.freeze({
+      connection: this._connection.state,
+      self: this._self,
+      conversation: this._conv,
+      messages: Object.freeze(messages),
+      hasOlder: this._buffer.base > 0,
+      loadingOlder: this._older !== null,
+      typing: Object.freeze(typing),
+      members: Object.freeze([...this._members.values()]),
+      firstUnreadSeq: this._firstUnreadSeq(selfId),
+      uploads: Object.freeze([...this._uploads.list]),
+      limits: this._limits,
+    });
+  }
+
+  private _confirmedView(frame: MessageFrame, selfId: string, receipts: ReceiptView, previous: ChatMessage | undefined): ChatMessage {
+    const own = frame.from.id === selfId;
+    const derived = own ? receipts.statusOf({ seq: frame.seq }) : undefined;
+    if (previous && previous.seq === frame.seq && previous.own === own && sameStatus(previous, derived)) return previous;
+    const view: ChatMessage = { id: frame.id, conv: frame.conv, seq: frame.seq, from: frame.from, ts: frame.ts, own };
+    if (frame.text !== undefined) view.text = frame.text;
+    if (frame.file !== undefined) view.file = frame.file;
+    if (derived) {
+      view.status = derived.status;
+      view.readBy = derived.readBy;
+    }
+    return Object.freeze(view);
+  }
+
+  private _ownView(entry: OutboxEntry, receipts: ReceiptView, previous: ChatMessage | undefined, seq?: number, ts?: number): ChatMessage {
+    const derived = receipts.statusOf({ seq, failed: entry.error !== undefined });
+    if (previous && previous.seq === seq && previous.error === entry.error && sameStatus(previous, derived)) return previous;
+    const from = this._self ?? { id: this._userKey, name: this._o.name ?? this._userKey };
+    const view: ChatMessage = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts, own: true, status: derived.status, readBy: derived.readBy };
+    if (seq !== undefined) view.seq = seq;
+    if (entry.text !== undefined) view.text = entry.text;
+    if (entry.file !== undefined) view.file = entry.file;
+    if (entry.error !== undefined) view.error = entry.error;
+    return Object.freeze(view);
+  }
+
+  private _firstUnreadSeq(selfId: string): number | null {
+    if (!this._unread) return null;
+    const { read, head } = this._unread;
+    for (const message of this._buffer.items) {
+      if (message.seq > head) break;
+      if (message.seq > read && message.from.id !== selfId) return message.seq;
+    }
+    return null;
+  }
+
+  private _ref(): string {
+    return `c${++this._nextRef}`;
+  }
+}
+
+function sameStatus(view: ChatMessage, derived: { status: string; readBy: string[] } | undefined): boolean {
+  if (!derived) return view.status === undefined;
+  const readBy = view.readBy ?? [];
+  return view.status === derived.status && readBy.length === derived.readBy.length && readBy.every((name, i) => name === derived.readBy[i]);
+}
+
+/** A message or upload id: a UUID where available (secure contexts), random hex otherwise. */
+function newId(): string {
+  const crypto = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
+  if (typeof crypto?.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (crypto?.getRandomValues) crypto.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
