@@ -90,6 +90,7 @@ const ROWS: Row[] = [
   { label: 'target peak rss MB', value: (r) => r.relay_rss_mb, show: (n) => n.toFixed(1) },
   { label: 'rss per connection kB', value: (r) => r.rss_per_connection_kb, show: (n) => n.toFixed(1) },
   { label: 'capacity deliveries/s', value: (r) => r.capacity?.highest_sustained_deliveries_per_s ?? null, show: num },
+  { label: 'generator lag p99 ms', value: (r) => r.generator_lag_p99_ms, show: ms },
   { label: 'lost', value: (r) => r.lost, show: num },
   { label: 'duplicated', value: (r) => r.duplicated, show: num },
   { label: 'reordered', value: (r) => r.reordered, show: num },

@@ -415,6 +415,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     max: b.fanout.totalCount === 0 ? 0 : b.fanout.maxValue / 1000,
     connected: b.connected,
     rate: Math.round(b.rate),
+    lag: Math.round(b.lagMs * 10) / 10,
   }));
 
   // A capacity run ends by overloading something: only the steps it sustained are judged.

@@ -104,6 +104,8 @@ export interface TimelinePoint {
   connected: number;
   /** Target messages per second during this second. */
   rate: number;
+  /** Worst generator event-loop delay (a worker's p99) during this second. */
+  lag: number;
 }
 
 export interface CapacityStep {
