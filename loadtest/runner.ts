@@ -99,6 +99,7 @@ class WorkerPool {
   private readonly _workers: Worker[] = [];
   private readonly _waiting = new Map<string, { replies: FromWorker[]; done: () => void }>();
   private _fatal: Error | null = null;
+  private _closing = false;
 
   constructor(count: number) {
     for (let i = 0; i < count; i++) {
@@ -106,7 +107,7 @@ class WorkerPool {
       worker.on('message', (message: FromWorker) => this._onMessage(message));
       worker.on('error', (error) => this._fail(error));
       worker.on('exit', (code) => {
-        if (code !== 0 && code !== 1) this._fail(new Error(`load worker ${i} exited with ${code}`));
+        if (!this._closing) this._fail(new Error(`load worker ${i} exited with ${code} (see its output above)`));
       });
       this._workers.push(worker);
     }
@@ -156,6 +157,7 @@ class WorkerPool {
 
   async close(): Promise<void> {
     try {
+      this._closing = true;
       if (!this._fatal) await this.request({ type: 'stop' }, 'stopped', 10_000);
     } catch {
       // terminating below anyway

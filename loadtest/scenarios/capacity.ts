@@ -8,7 +8,8 @@ export const scenario: Scenario = {
   clients: 1000,
   conversations: 100,
   stages: [],
-  capacity: { startRate: 250, stepFactor: 1.25, stepSeconds: 5, maxSteps: 16, p99LimitMs: 50 },
+  // Two re-measurements per step: on a shared machine a neighbour's burst, not the target, often spoils one.
+  capacity: { startRate: 250, stepFactor: 1.25, stepSeconds: 5, maxSteps: 18, p99LimitMs: 50, retries: 2 },
   thresholds: ['capacity_deliveries_per_s > 0', 'duplicated == 0', 'reordered == 0', 'duplicate_ids == 0'],
   drainSeconds: 30,
 };
