@@ -59,7 +59,7 @@ describe('NatsBus', () => {
 
   test('fan-out - each subscribed instance gets every event once, the publisher included; others none', async () => {
     const [ra, rb, rc] = [new Recorder(), new Recorder(), new Recorder()];
-    const [a, b, c] = await Promise.all([ra, rb, rc].map((r) => NatsBus.connect(nats.url, r, quiet)));
+    const [a, b, c] = await Promise.all([NatsBus.connect(nats.url, ra, quiet), NatsBus.connect(nats.url, rb, quiet), NatsBus.connect(nats.url, rc, quiet)]);
     await Promise.all([a.subscribe('room'), b.subscribe('room'), c.subscribe('elsewhere')]);
     // Subscribing twice is idempotent: still one delivery per event.
     await a.subscribe('room');
