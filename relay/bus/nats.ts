@@ -108,12 +108,19 @@ export class NatsBus implements Bus {
   subscribe(conv: string): Promise<void> {
     const existing = this._subs.get(conv);
     if (existing) return existing.ready;
-    const sub = this._nc.subscribe(conversationSubject(this._prefix, conv), {
-      callback: (error, msg) => {
-        if (error) this._log.error({ err: error, conv }, 'NATS subscription failed');
-        else this._receive(conv, msg.data);
-      },
-    });
+    let sub: Subscription;
+    try {
+      sub = this._nc.subscribe(conversationSubject(this._prefix, conv), {
+        callback: (error, msg) => {
+          if (error) this._log.error({ err: error, conv }, 'NATS subscription failed');
+          else this._receive(conv, msg.data);
+        },
+      });
+    } catch (error) {
+      // Only after close (shutdown): the hub is closing its sessions anyway.
+      this._log.warn({ err: error, conv }, 'NATS subscribe on a closed connection');
+      return Promise.resolve();
+    }
     // Disconnected: the client re-subscribes on reconnect, and the gap it missed is
     // repaired by the resync that follows, so joining need not wait for NATS.
     const ready = this._connected ? this._confirm(conv) : Promise.resolve();

@@ -3,10 +3,14 @@
  * sharing PostgreSQL (the store) and NATS (the bus), against real servers.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAllClients, connectAll, ClusterClient } from './cluster-client.js';
 import { startCluster, startServices, type Cluster, type ClusterServices } from './cluster-setup.js';
-import { checkSeqs } from './harness.js';
+import { checkSeqs, startRelay } from './harness.js';
+import { freePort } from './services.js';
 
 /** Every message a client holds, checked against what the senders were told (acks). */
 function assertConsistent(clients: ClusterClient[], total: number): void {
@@ -103,6 +107,24 @@ describe('cluster', () => {
       assert.equal(served.headers.get('content-type'), 'image/png');
       assert.deepEqual(Buffer.from(await served.arrayBuffer()), bytes);
     });
+  });
+
+  test('startup - a relay whose NATS_URL or DATABASE_URL does not answer exits instead of serving', async () => {
+    const closed = await freePort();
+    const databaseUrl = await services.pg.createDatabase();
+    const dataDir = await mkdtemp(join(tmpdir(), 'chat-cluster-startup-'));
+    try {
+      await assert.rejects(
+        startRelay({ dataDir, env: { NATS_URL: `nats://127.0.0.1:${closed}`, DATABASE_URL: databaseUrl } }),
+        /exited with 1 before listening/,
+      );
+      await assert.rejects(
+        startRelay({ dataDir, env: { NATS_URL: services.nats.url, DATABASE_URL: `postgres://postgres@127.0.0.1:${closed}/nothing` } }),
+        /exited with 1 before listening[\s\S]*PostgreSQL is unreachable/,
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 
   describe('two relays under load', () => {
