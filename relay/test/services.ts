@@ -4,8 +4,8 @@
  * Both can be stopped and started again on the same port, which is how the fault tests
  * simulate an outage that clients and relays must ride out.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,21 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/**
+ * Servers still running when this process exits (a test that threw, a forgotten dispose):
+ * stopped synchronously on exit, so no postgres or nats-server outlives its test run.
+ */
+const leftovers = new Map<object, () => void>();
+process.once('exit', () => {
+  for (const stop of leftovers.values()) {
+    try {
+      stop();
+    } catch {
+      // Best effort: the process is going away.
+    }
+  }
+});
 
 /** A port nothing listens on right now (the OS picks it, so parallel runs do not collide). */
 export async function freePort(): Promise<number> {
@@ -78,6 +93,11 @@ export async function startNats(options: { port?: number } = {}): Promise<NatsSe
     });
   };
   await launch();
+  const token = {};
+  leftovers.set(token, () => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const server: NatsServer = {
     get url() {
@@ -101,6 +121,7 @@ export async function startNats(options: { port?: number } = {}): Promise<NatsSe
       await launch();
     },
     async dispose() {
+      leftovers.delete(token);
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -194,6 +215,15 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
     }
   }
 
+  const token = {};
+  leftovers.set(token, () => {
+    if (running) {
+      const [file, argv] = asPostgres(postgresBin('pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      execFileSync(file, argv, { stdio: 'ignore' });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   const psql = async (sql: string): Promise<void> => {
     await pgRun('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-qc', sql]);
   };
@@ -220,6 +250,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       await launch();
     },
     async dispose() {
+      leftovers.delete(token);
       if (running) {
         await pgRun('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
         running = false;
