@@ -31,6 +31,9 @@ export interface ChatRoomErrorDetail {
 
 export type ChatClientFactory = (options: ChatClientOptions) => ChatClient;
 
+/** The element's events cross the shadow boundary so that the embedding page hears them. */
+const EVENT_INIT = { bubbles: true, composed: true } as const;
+
 /** Attributes whose change means another conversation (or identity): a new client. */
 const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name'] as const;
 
@@ -284,26 +287,25 @@ export class ChatRoom extends LitElement {
   private _redispatch(event: ChatClientEvent): void {
     switch (event.type) {
       case 'message':
-        this._emit<ChatRoomMessageDetail>('chat-room-message', { message: event.message });
+        this.dispatchEvent(
+          new CustomEvent<ChatRoomMessageDetail>('chat-room-message', { detail: { message: event.message }, ...EVENT_INIT }),
+        );
         break;
       case 'status':
-        this._emit<ChatRoomStatusDetail>('chat-room-status', { connection: event.connection });
+        this.dispatchEvent(
+          new CustomEvent<ChatRoomStatusDetail>('chat-room-status', { detail: { connection: event.connection }, ...EVENT_INIT }),
+        );
         break;
-      case 'error': {
+      case 'error':
         this._emitError(event.code, event.message, event.messageId);
         break;
-      }
     }
   }
 
   private _emitError(code: string, message: string, messageId?: string): void {
     const detail: ChatRoomErrorDetail = { code, message };
     if (messageId !== undefined) detail.messageId = messageId;
-    this._emit<ChatRoomErrorDetail>('chat-room-error', detail);
-  }
-
-  private _emit<T>(type: string, detail: T): void {
-    this.dispatchEvent(new CustomEvent<T>(type, { detail, bubbles: true, composed: true }));
+    this.dispatchEvent(new CustomEvent<ChatRoomErrorDetail>('chat-room-error', { detail, ...EVENT_INIT }));
   }
 
   private readonly _onDragEnter = (event: DragEvent): void => {
