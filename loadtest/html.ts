@@ -50,7 +50,8 @@ export function renderHtml(results: readonly RunResult[]): string {
         `<tr><td>${escapeHtml(r.target)}</td><td>${r.ok ? '✓' : '✗'}</td><td>${r.deliveries_per_s}</td>` +
         `<td>${r.fanout_ms.p50}</td><td>${r.fanout_ms.p95}</td><td>${r.fanout_ms.p99}</td><td>${r.fanout_ms.max}</td>` +
         `<td>${r.ack_ms.p50}</td><td>${r.ack_ms.p99}</td><td>${r.delivered}/${r.expected}</td>` +
-        `<td>${r.lost}/${r.duplicated}/${r.reordered}</td><td>${r.relay_cpu_s ?? '—'}</td><td>${r.relay_rss_mb ?? '—'}</td></tr>`,
+        `<td>${r.lost}/${r.duplicated}/${r.reordered}</td><td>${r.relay_cpu_s ?? '—'}</td><td>${r.relay_rss_mb ?? '—'}</td>` +
+        `<td>${r.capacity?.highest_sustained_deliveries_per_s ?? '—'}</td><td>${r.generator_lag_p99_ms}</td></tr>`,
     )
     .join('\n');
   const first = results[0];
@@ -75,7 +76,8 @@ export function renderHtml(results: readonly RunResult[]): string {
 <p class="note">${results.map((r) => `${escapeHtml(r.target)}: ${r.clients} clients, ${r.conversations} conversations, ${r.duration_s} s`).join(' · ')}</p>
 <table>
 <tr><th>target</th><th>ok</th><th>deliveries/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th>
-<th>ack p50</th><th>ack p99</th><th>delivered/expected</th><th>lost/dup/reord</th><th>cpu s</th><th>rss MB</th></tr>
+<th>ack p50</th><th>ack p99</th><th>delivered/expected</th><th>lost/dup/reord</th><th>cpu s</th><th>rss MB</th>
+<th>capacity deliveries/s</th><th>generator lag ms</th></tr>
 ${rows}
 </table>
 <h2>Fan-out latency over time (p50 dashed, p99 solid; ms, log scale)</h2><div id="latency"></div>
