@@ -1,0 +1,40 @@
+import { expect, fixture, html, waitUntil } from '@open-wc/testing';
+import './chat-room.js';
+import type { ChatRoom } from './chat-room.js';
+import { deep, messageElements } from './test/helpers.js';
+import { describe, it } from './test/mocha.js';
+
+async function relayUrl(): Promise<string> {
+  const { wsUrl } = (await (await fetch('/__relay')).json()) as { wsUrl: string };
+  return wsUrl;
+}
+
+describe('chat-room with the real client core and a relay', () => {
+  it('chat-room - two elements on one page chat through the relay: text, ticks up to read', async () => {
+    const relay = await relayUrl();
+    const conversation = `wtr-${crypto.randomUUID()}`;
+    const wrapper = await fixture<HTMLElement>(html`<div style="display: flex; gap: 8px">
+      <chat-room id="alice" relay=${relay} conversation=${conversation} user="alice" name="Alice" style="height: 300px"></chat-room>
+      <chat-room id="bob" relay=${relay} conversation=${conversation} user="bob" name="Bob" style="height: 300px"></chat-room>
+    </div>`);
+    const alice = wrapper.querySelector<ChatRoom>('#alice')!;
+    const bob = wrapper.querySelector<ChatRoom>('#bob')!;
+    await waitUntil(() => alice.client?.snapshot.connection === 'open' && bob.client?.snapshot.connection === 'open', 'not connected', {
+      timeout: 15_000,
+    });
+
+    const input = deep<HTMLTextAreaElement>(alice, 'chat-composer', 'textarea')!;
+    input.value = 'over the wire';
+    input.dispatchEvent(new InputEvent('input', { bubbles: true, composed: true }));
+    input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, composed: true, cancelable: true }));
+
+    await waitUntil(() => messageElements(bob).length === 1, 'bob did not get the message', { timeout: 15_000 });
+    const [received] = messageElements(bob);
+    const [sent] = messageElements(alice);
+    expect(received!.dataset['messageId']).to.equal(sent!.dataset['messageId']);
+    expect(received!.dataset['seq']).to.equal('1');
+    expect(deep(received!, '[part="text"]')!.textContent).to.equal('over the wire');
+    await waitUntil(() => messageElements(alice)[0]?.dataset['status'] === 'read', 'never read', { timeout: 15_000 });
+    expect(deep(messageElements(alice)[0]!, '[part="status"]')!.title).to.equal('Read by Bob');
+  });
+});
