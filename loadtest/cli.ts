@@ -47,6 +47,8 @@ shaping the load (overrides of the scenario)
   --scale F              multiply clients, conversations and rates by F (e.g. 0.5)
   --message-bytes N      characters of text per message (default 64)
   --p99-limit MS         capacity: the p99 a step must stay within (default 50)
+  --drain S              after the last stage, wait up to S seconds for outstanding acks and
+                         deliveries before counting them lost (default: the scenario's, or 15)
   --workers N|auto       load-generator threads (default auto: 1-2 on 2 cores, by load)
 
 pass / fail
@@ -89,6 +91,7 @@ const OPTIONS = {
   scale: { type: 'string' },
   'message-bytes': { type: 'string' },
   'p99-limit': { type: 'string' },
+  drain: { type: 'string' },
   workers: { type: 'string' },
   threshold: { type: 'string', multiple: true },
   'no-thresholds': { type: 'boolean' },
@@ -136,6 +139,7 @@ export interface Overrides {
   scale?: number;
   messageBytes?: number;
   p99Limit?: number;
+  drain?: number;
 }
 
 /** Applies command-line overrides to a scenario (returns a new one). */
@@ -168,6 +172,7 @@ export function shape(base: Scenario, o: Overrides): Scenario {
   }
   if (o.messageBytes !== undefined) s.messageBytes = o.messageBytes;
   if (o.p99Limit !== undefined && s.capacity) s.capacity.p99LimitMs = o.p99Limit;
+  if (o.drain !== undefined) s.drainSeconds = o.drain;
   for (const stage of s.stages) if (stage.clients !== undefined) stage.clients = Math.min(stage.clients, s.clients);
   return s;
 }
@@ -249,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
     scale: positive('scale', values.scale, false),
     messageBytes: positive('message-bytes', values['message-bytes']),
     p99Limit: positive('p99-limit', values['p99-limit'], false),
+    drain: positive('drain', values.drain, false),
   });
   const thresholds = values['no-thresholds'] ? [] : (values.threshold ?? scenario.thresholds);
   for (const t of thresholds) parseThreshold(t); // fail on a typo before starting anything
