@@ -25,6 +25,9 @@ async function createStore(config: RelayConfig): Promise<Store> {
 
 async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promise<BusFactory> {
   const natsUrl = config.natsUrl;
+  if (natsUrl && !config.databaseUrl) {
+    logger.warn('NATS_URL without DATABASE_URL: this relay keeps its own SQLite store, so several such relays would hand out the same seqs');
+  }
   if (natsUrl) return (handlers) => NatsBus.connect(natsUrl, handlers, logger.child({ component: 'nats' }));
   return async (handlers) => new LocalBus(handlers);
 }
