@@ -51,6 +51,9 @@ test('decodeClientFrame - rejects with a precise code and message, keeping ref',
     [{ type: 'history', conv: 'c1', before: 5, after: 2 }, ErrorCode.badFrame, /not both/],
     [{ type: 'typing', conv: 'c1', active: 'yes' }, ErrorCode.badFrame, /active/],
     [{ type: 'receipt', conv: 'c1' }, ErrorCode.badFrame, /delivered or read/],
+    [{ type: 'send', conv: 'c1', id: 'm1', text: 'nul \u0000 inside' }, ErrorCode.badFrame, /NUL/],
+    [{ type: 'send', conv: 'c1', id: 'm1', text: 'lone \uD800 surrogate' }, ErrorCode.badFrame, /surrogates/],
+    [{ type: 'hello', v: 1, user: 'a', name: 'x\uDC00' }, ErrorCode.badFrame, /surrogates/],
   ];
   for (const [input, code, message] of cases) {
     const result = decodeClientFrame(input);

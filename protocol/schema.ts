@@ -30,13 +30,19 @@ const Ref = v.optional(
   ]),
 );
 const Seq = v.pipe(v.number(), v.integer(), v.minValue(0));
-const Name = v.pipe(v.string(), v.maxLength(Limits.maxNameLength));
-const Text = v.pipe(v.string(), v.check((t) => codePointLength(t) <= Limits.maxTextChars, TEXT_TOO_LONG));
+/**
+ * NUL and unpaired UTF-16 surrogates cannot be stored (PostgreSQL rejects both) nor encoded
+ * as valid UTF-8: refused here as a bad frame rather than failing deep in a store.
+ */
+const STORABLE = /^(?:[^\u0000\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+const storable = v.regex<string, string>(STORABLE, 'must not contain NUL or unpaired surrogates');
+const Name = v.pipe(v.string(), v.maxLength(Limits.maxNameLength), storable);
+const Text = v.pipe(v.string(), v.check((t) => codePointLength(t) <= Limits.maxTextChars, TEXT_TOO_LONG), storable);
 
 /** A file previously uploaded through POST /upload; only relay-issued URLs are accepted. */
 export const FileRef = v.object({
   url: v.pipe(v.string(), v.regex(/^\/files\/[A-Za-z0-9_-]{1,64}$/, 'must be a /files/<id> URL from /upload')),
-  name: v.pipe(v.string(), v.minLength(1), v.maxLength(Limits.maxFileNameLength)),
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(Limits.maxFileNameLength), storable),
   size: Seq,
   type: v.pipe(v.string(), v.maxLength(255)),
 });

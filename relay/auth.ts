@@ -44,7 +44,7 @@ export class Auth {
     if (typeof sub !== 'string' || !/^[A-Za-z0-9_:-]{1,128}$/.test(sub)) {
       throw new AuthError('token has no valid sub (user id)');
     }
-    const name = typeof payload['name'] === 'string' ? payload['name'].slice(0, 100) : sub;
+    const name = typeof payload['name'] === 'string' ? storableName(payload['name']) || sub : sub;
     const convsClaim = payload['convs'];
     const convs = Array.isArray(convsClaim) ? convsClaim.filter((c): c is string => typeof c === 'string') : [];
     return { user: { id: sub, name }, convs };
@@ -65,6 +65,14 @@ export class Auth {
       .setExpirationTime(expiresIn);
     return jwt.sign(this._key);
   }
+}
+
+/** A display name from a token, made safe to store: no control characters or unpaired surrogates, at most 100 characters. */
+function storableName(raw: string): string {
+  return Array.from(raw.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'))
+    .slice(0, 100)
+    .join('')
+    .trim();
 }
 
 export function canAccess(identity: Identity, conv: string): boolean {

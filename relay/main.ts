@@ -110,6 +110,7 @@ async function main(): Promise<void> {
     let exitCode = 0;
     try {
       await hub.shutdown();
+      await files.close();
     } catch (error) {
       exitCode = 1;
       quietly(() => logger.error({ err: error }, 'shutdown failed'));

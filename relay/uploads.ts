@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Limits, type FileRef } from '../protocol/index.js';
 
@@ -20,6 +21,7 @@ export interface StoredFileMeta {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const STALE_TMP_MS = 24 * 60 * 60 * 1000;
 const MIME_PATTERN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 /** Served inline; everything else (SVG included: it can carry script) is a download. */
 const INLINE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp']);
@@ -112,16 +114,32 @@ export class FileStore {
   private readonly _dir: string;
   private readonly _tmpDir: string;
 
+  private readonly _tmpRoot: string;
+
   constructor(dataDir: string) {
     this._dir = join(dataDir, 'files');
-    this._tmpDir = join(this._dir, 'tmp');
+    this._tmpRoot = join(this._dir, 'tmp');
+    // One temp dir per process: several relays may share DATA_DIR (see README, "Running
+    // several relays"), and none may delete another's upload in progress.
+    this._tmpDir = join(this._tmpRoot, `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
   async init(): Promise<void> {
     await mkdir(this._tmpDir, { recursive: true });
-    // Partial uploads of a previous run that crashed mid-stream.
+    // Partial uploads left by relays that crashed mid-stream: temp dirs nobody has written
+    // to for a day (a live relay's uploads touch theirs far more often).
+    const stale = Date.now() - STALE_TMP_MS;
+    for (const entry of await readdir(this._tmpRoot, { withFileTypes: true })) {
+      const path = join(this._tmpRoot, entry.name);
+      if (path === this._tmpDir) continue;
+      const info = await stat(path).catch(() => null);
+      if (info && info.mtimeMs < stale) await rm(path, { recursive: true, force: true });
+    }
+  }
+
+  /** Removes this process's temp dir (on shutdown). */
+  async close(): Promise<void> {
     await rm(this._tmpDir, { recursive: true, force: true });
-    await mkdir(this._tmpDir, { recursive: true });
   }
 
   dataPath(id: string): string {

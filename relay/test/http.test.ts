@@ -20,8 +20,11 @@ async function upload(relay: RelayProcess, conv: string, body: Buffer, headers: 
 async function storedFiles(relay: RelayProcess): Promise<string[]> {
   const dir = join(relay.dataDir, 'files');
   const entries = await readdir(dir).catch(() => []);
-  const tmp = await readdir(join(dir, 'tmp')).catch(() => []);
-  return [...entries.filter((e) => e !== 'tmp'), ...tmp.map((t) => `tmp/${t}`)];
+  const tmp: string[] = [];
+  for (const processDir of await readdir(join(dir, 'tmp')).catch(() => [])) {
+    for (const file of await readdir(join(dir, 'tmp', processDir))) tmp.push(`tmp/${processDir}/${file}`);
+  }
+  return [...entries.filter((e) => e !== 'tmp'), ...tmp];
 }
 
 /** A chunked upload with no Content-Length, so the limit must be enforced while streaming. */
@@ -162,7 +165,9 @@ describe('uploads - token mode and origins', () => {
     assert.equal((await upload(relay, 'team-1', randomBytes(64), { Authorization: `Bearer ${expired}` })).status, 401);
     const forbidden = await upload(relay, 'other', randomBytes(64), { Authorization: `Bearer ${token}` });
     assert.equal(forbidden.status, 403);
-    assert.deepEqual(await readdir(join(relay.dataDir, 'files', 'tmp')), []);
+    const [processDir, ...others] = await readdir(join(relay.dataDir, 'files', 'tmp'));
+    assert.deepEqual(others, []);
+    assert.deepEqual(await readdir(join(relay.dataDir, 'files', 'tmp', processDir!)), []);
   });
 
   test('CORS - allow-list applies to preflight, upload and the WebSocket upgrade', async () => {
