@@ -362,7 +362,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         capacitySteps.push(step);
         say(
           `  step ${capacitySteps.length}: ${fmt(step.rate)} msgs/s → ${fmt(step.deliveries_per_s)} deliveries/s, ` +
-            `p99 ${step.p99_ms} ms${step.cpu_pct === null ? '' : `, target cpu ${step.cpu_pct}%`} ${step.sustained ? '✓ sustained' : capacityRetries > 0 ? '✗ not sustained: once more' : '✗ not sustained: stopping'}`,
+            `p99 ${step.p99_ms} ms (${step.seconds_over_limit} s over)${step.cpu_pct === null ? '' : `, target cpu ${step.cpu_pct}%`} ${step.sustained ? '✓ sustained' : capacityRetries > 0 ? '✗ not sustained: once more' : '✗ not sustained: stopping'}`,
         );
         if (step.sustained || capacityRetries-- > 0) {
           // Not sustained: measured once more at the same rate, so that one hiccup of a
@@ -500,14 +500,21 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   return result;
 }
 
-/** A capacity step: its first second (the rate settling) is not measured. */
+/**
+ * A capacity step: its first second (the rate settling) is not measured. It is sustained
+ * when it delivered ≥ 95% of what its rate should give and at most one of its measured
+ * seconds had a p99 over the limit: a saturated target misses in every second, while one
+ * stall of a shared machine spoils one second (and the whole-step p99 with it).
+ */
 function evaluateStep(stepBuckets: Bucket[], membersPerConversation: number, p99LimitMs: number): CapacityStep {
   const measured = stepBuckets.length > 1 ? stepBuckets.slice(1) : stepBuckets;
   const histogram = newHistogram();
   let delivered = 0;
+  let secondsOver = 0;
   for (const b of measured) {
     histogram.add(b.fanout);
     delivered += b.delivered;
+    if (b.fanout.totalCount === 0 || atPercentileMs(b.fanout, 99) > p99LimitMs) secondsOver++;
   }
   const rate = Math.round(measured[measured.length - 1]?.rate ?? 0);
   const target = rate * membersPerConversation;
@@ -520,8 +527,9 @@ function evaluateStep(stepBuckets: Bucket[], membersPerConversation: number, p99
     target_deliveries_per_s: Math.round(target),
     deliveries_per_s: deliveriesPerSecond,
     p99_ms: p99,
+    seconds_over_limit: secondsOver,
     // Keeping up means delivering (nearly) what was sent, not only fast deliveries of a few.
-    sustained: histogram.totalCount > 0 && p99 <= p99LimitMs && deliveriesPerSecond >= 0.95 * target,
+    sustained: histogram.totalCount > 0 && secondsOver <= 1 && deliveriesPerSecond >= 0.95 * target,
   };
 }
 

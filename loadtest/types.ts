@@ -47,7 +47,7 @@ export interface CapacityPlan {
   stepSeconds: number;
   /** Last step at the latest (the loop is bounded). */
   maxSteps: number;
-  /** A step is sustained while p99 fan-out latency stays at or below this. */
+  /** A step is sustained while p99 fan-out latency stays at or below this (in all but one of its seconds). */
   p99LimitMs: number;
   /** A missed step is measured again at the same rate this many times before the run stops (default 1). */
   retries?: number;
@@ -112,7 +112,10 @@ export interface CapacityStep {
   rate: number;
   target_deliveries_per_s: number;
   deliveries_per_s: number;
+  /** p99 over the whole step (its first second excepted). */
   p99_ms: number;
+  /** Measured seconds of the step whose own p99 exceeded the limit. */
+  seconds_over_limit: number;
   sustained: boolean;
   /** Target CPU over the step, % of one core. */
   cpu_pct: number | null;
