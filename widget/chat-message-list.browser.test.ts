@@ -124,6 +124,8 @@ describe('chat-message-list', () => {
   it('chat-message-list - keeps what is on screen in place while an older page is prepended', async () => {
     const { el, client } = await mount({ messages: range(101, 200), hasOlder: true });
     await scrollTo(log(el), 600);
+    // Bubbles that scrolled into view render now and replace their estimated height.
+    await settle(el);
     const anchor = messageElements(el).find((m) => m.getBoundingClientRect().top >= log(el).getBoundingClientRect().top)!;
     const before = anchor.getBoundingClientRect().top;
     client.set({ messages: range(51, 200), hasOlder: true });

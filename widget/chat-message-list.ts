@@ -11,7 +11,7 @@ const BOTTOM_SLACK = 48;
 /** How close to the top (px) asks the client for the previous page. */
 const LOAD_OLDER_AT = 120;
 
-type ScrollIntent = 'none' | 'bottom' | 'keep-bottom-distance' | 'initial';
+type ScrollIntent = 'none' | 'bottom' | 'keep-anchor' | 'initial';
 
 /**
  * The conversation as a `role="log"` list of `<chat-message>` elements. Owns the ONE
@@ -98,7 +98,8 @@ export class ChatMessageList extends LitElement {
   private _readReported = 0;
   private _atBottom = true;
   private _intent: ScrollIntent = 'initial';
-  private _bottomDistance = 0;
+  /** The message that was at the top of the screen before older ones were prepended, and where. */
+  private _anchor: { element: Element; offset: number } | null = null;
   private _scrolled: Promise<void> = Promise.resolve();
   private readonly _onVisibility = () => this._reportRead();
 
@@ -191,9 +192,8 @@ export class ChatMessageList extends LitElement {
     } else if (this._atBottom) {
       this._intent = 'bottom';
     } else if (prependedOlder) {
-      this._intent = 'keep-bottom-distance';
-      const log = this._log;
-      this._bottomDistance = log ? log.scrollHeight - log.scrollTop : 0;
+      this._intent = 'keep-anchor';
+      this._anchor = this._topMessage();
     } else if (newLast && !last.own) {
       this._pill = true;
     }
@@ -211,6 +211,8 @@ export class ChatMessageList extends LitElement {
 
   protected override async getUpdateComplete(): Promise<boolean> {
     const result = await super.getUpdateComplete();
+    await this._scrolled;
+    // _applyScroll may have queued a follow-up for the next frame.
     await this._scrolled;
     return result;
   }
@@ -230,16 +232,50 @@ export class ChatMessageList extends LitElement {
         this.scrollToBottom();
         this._intent = 'none';
         break;
-      case 'keep-bottom-distance':
-        log.scrollTop = log.scrollHeight - this._bottomDistance;
+      case 'keep-anchor': {
+        const anchor = this._anchor;
+        this._anchor = null;
         this._intent = 'none';
+        if (!anchor) break;
+        this._restoreAnchor(log, anchor);
+        // Messages near the screen render in the next frames (content-visibility) and trade
+        // their estimated height for the real one: keep putting the anchor back until it stays.
+        this._scrolled = new Promise<void>((resolve) => {
+          let frames = 0;
+          const again = () => {
+            const moved = this._restoreAnchor(log, anchor);
+            if (Math.abs(moved) < 0.5 || ++frames >= 10) resolve();
+            else requestAnimationFrame(again);
+          };
+          requestAnimationFrame(again);
+        });
         break;
+      }
       case 'none':
         break;
     }
     // A message acked while on screen gains its seq without any intersection change.
     this._reportRead();
     this._maybeLoadOlder(log);
+  }
+
+  /** Scrolls so that the anchor is where it was; returns by how much it had moved. */
+  private _restoreAnchor(log: HTMLElement, anchor: { element: Element; offset: number }): number {
+    if (!anchor.element.isConnected) return 0;
+    const moved = anchor.element.getBoundingClientRect().top - log.getBoundingClientRect().top - anchor.offset;
+    log.scrollTop += moved;
+    return moved;
+  }
+
+  private _topMessage(): { element: Element; offset: number } | null {
+    const log = this._log;
+    if (!log) return null;
+    const top = log.getBoundingClientRect().top;
+    for (const element of this.renderRoot.querySelectorAll('chat-message')) {
+      const box = element.getBoundingClientRect();
+      if (box.bottom > top) return { element, offset: box.top - top };
+    }
+    return null;
   }
 
   private _scrollInitially(log: HTMLElement, snap: ChatSnapshot): void {

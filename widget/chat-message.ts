@@ -32,6 +32,9 @@ export class ChatMessageElement extends LitElement {
       :host {
         display: block;
         padding: 2px 0;
+        /* Long histories: the browser lays out and paints only the bubbles near the screen. */
+        content-visibility: auto;
+        contain-intrinsic-size: auto 3.5em;
       }
       .row {
         display: flex;

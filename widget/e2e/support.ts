@@ -58,8 +58,10 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
 }
 
-export function startRelayWithWidget(options: { dataDir?: string; port?: number } = {}): Promise<RelayProcess> {
-  return startRelay({ ...options, env: { WIDGET_BUNDLE: ensureBundle() } });
+export function startRelayWithWidget(
+  options: { dataDir?: string; port?: number; env?: Record<string, string> } = {},
+): Promise<RelayProcess> {
+  return startRelay({ ...options, env: { ...options.env, WIDGET_BUNDLE: ensureBundle() } });
 }
 
 /** A port that was free a moment ago (the OS picked it). */

@@ -1,0 +1,160 @@
+/**
+ * Render figures for the widget bundle in Debian's Chromium, printed, not asserted:
+ *   1. 1,000 messages handed to <chat-room> at once (one snapshot, as the history cache
+ *      does on load): navigation start → 1,000 rendered message elements.
+ *   2. The real client core on a reload with a warm history cache (it keeps the newest
+ *      500 messages, CacheDefaults.cap): navigation start → those 500 rendered.
+ *   3. The bundle's size, raw and gzip -9 (what the relay serves).
+ * Run: npx tsx widget/e2e/render.bench.ts [runs]
+ */
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import type { Page } from 'playwright-core';
+import { TestClient } from '../../relay/test/harness.js';
+import { BUNDLE, ensureBundle, launchChromium, openChat, serveHtml, startRelayWithWidget, startSite } from './support.js';
+
+const RUNS = Number(process.argv[2] ?? 7);
+const MESSAGES = 1000;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Installed before any page script: checks every frame how many message elements have
+ * rendered their bubble, and notes performance.now() (ms since navigation start) when
+ * `target` is first reached. A string, because tsx would add helpers to a function's source.
+ */
+function watchRendered(target: number): string {
+  return `(() => {
+    const count = () => {
+      const list = document.querySelector('chat-room')?.shadowRoot?.querySelector('chat-message-list')?.shadowRoot;
+      if (!list) return 0;
+      const messages = list.querySelectorAll('chat-message');
+      const last = messages[messages.length - 1];
+      return last?.shadowRoot?.querySelector('[part="bubble"]') ? messages.length : 0;
+    };
+    const tick = () => {
+      if (count() >= ${target}) window.__renderedAt = performance.now();
+      else requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  })();`;
+}
+
+async function renderedAt(page: Page): Promise<number> {
+  await page.waitForFunction(() => (window as unknown as { __renderedAt?: number }).__renderedAt !== undefined, null, {
+    timeout: 60_000,
+  });
+  return page.evaluate(() => (window as unknown as { __renderedAt: number }).__renderedAt);
+}
+
+function snapshotPage(bundleUrl: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>render bench</title></head><body>
+<script type="module">
+import '${bundleUrl}';
+const alice = { id: 'alice', name: 'Alice' };
+const bob = { id: 'bob', name: 'Bob' };
+const now = Date.now();
+const messages = Array.from({ length: ${MESSAGES} }, (_, i) => {
+  const own = i % 3 === 0;
+  return {
+    id: 'm' + (i + 1), conv: 'bench', seq: i + 1, from: own ? alice : bob, own,
+    text: 'Message ' + (i + 1) + ': the quick brown fox jumps over the lazy dog.',
+    ts: now - (${MESSAGES} - i) * 60000,
+    ...(own ? { status: 'read', readBy: ['Bob'] } : {}),
+  };
+});
+const snapshot = {
+  connection: 'open', self: alice, conversation: 'bench', messages, hasOlder: false, loadingOlder: false,
+  typing: [], members: [], firstUnreadSeq: null, uploads: [], limits: { maxTextChars: 4000, maxUploadBytes: 1 << 25 },
+};
+const noop = () => {};
+const client = {
+  snapshot, subscribe: () => noop, on: () => noop, start: async () => {}, dispose: noop,
+  send: noop, retry: noop, discard: noop, loadOlder: async () => {}, typed: noop, stoppedTyping: noop, markRead: noop,
+  upload: noop, cancelUpload: noop, retryUpload: noop, dismissUpload: noop, fileUrl: (f) => f.url,
+};
+const room = document.createElement('chat-room');
+room.clientFactory = () => client;
+room.setAttribute('relay', 'ws://unused.invalid/ws');
+room.setAttribute('conversation', 'bench');
+room.style.height = '600px';
+document.body.append(room);
+</script></body></html>`;
+}
+
+async function main(): Promise<void> {
+  ensureBundle();
+  const raw = readFileSync(BUNDLE);
+  const gzip = gzipSync(raw, { level: 9 });
+  // Seeding 1,000 messages from one session would hit the default rate limit.
+  const relay = await startRelayWithWidget({ env: { RATE_LIMIT: '100000', RATE_BURST: '100000' } });
+  const site = await startSite(() => relay);
+  const browser = await launchChromium();
+  try {
+    // 1. The view alone: 1,000 messages in one snapshot.
+    const plain = await serveHtml(snapshotPage(`${relay.httpUrl}/chat-room.js`));
+    const viewTimes: number[] = [];
+    const context = await browser.newContext();
+    await context.addInitScript({ content: watchRendered(MESSAGES) });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => console.error('page error:', error.message));
+    for (let run = 0; run < RUNS + 1; run++) {
+      await page.goto(plain.url);
+      const at = await renderedAt(page);
+      // The first load also compiles the bundle: a warm-up, not counted.
+      if (run > 0) viewTimes.push(at);
+    }
+    await context.close();
+    await plain.close();
+
+    // 2. The real client, reloading with a warm cache.
+    const conversation = 'bench';
+    const writer = await TestClient.login(relay.wsUrl, { user: 'writer', name: 'Writer' });
+    await writer.join(conversation);
+    for (let i = 1; i <= MESSAGES; i++) writer.send({ type: 'send', conv: conversation, id: `b${i}`, text: `Message ${i}: the quick brown fox jumps over the lazy dog.` });
+    await writer.until((frames) => frames.filter((f) => f.type === 'ack').length === MESSAGES, 60_000);
+    writer.close();
+
+    const readerContext = await browser.newContext();
+    const reader = await openChat(readerContext, site.url, { user: 'reader', name: 'Reader', conversation });
+    // A first visit shows the newest few; page back until the cache can be full.
+    const cached = await reader.evaluate(async (want) => {
+      const room = document.querySelector('chat-room') as unknown as {
+        client: { snapshot: { messages: unknown[]; hasOlder: boolean; connection: string }; loadOlder(): Promise<void> };
+      };
+      while (room.client.snapshot.connection !== 'open' || room.client.snapshot.messages.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      while (room.client.snapshot.messages.length < want && room.client.snapshot.hasOlder) await room.client.loadOlder();
+      return Math.min(room.client.snapshot.messages.length, want);
+    }, 500);
+    // The cache is written 1 s after the last change (debounced); a closing page may not finish that write.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await reader.close();
+    await readerContext.addInitScript({ content: watchRendered(cached) });
+    const cacheTimes: number[] = [];
+    const again = await readerContext.newPage();
+    for (let run = 0; run < RUNS + 1; run++) {
+      await again.goto(`${site.url}/chat.html?user=reader&name=Reader&conversation=${conversation}`);
+      const at = await renderedAt(again);
+      if (run > 0) cacheTimes.push(at);
+    }
+    await readerContext.close();
+
+    const fmt = (values: number[]) =>
+      `median ${median(values).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)}, ${values.length} loads)`;
+    console.log(`bundle dist/chat-room.js: ${(raw.length / 1024).toFixed(1)} KiB raw, ${(gzip.length / 1024).toFixed(1)} KiB gzip -9`);
+    console.log(`render ${MESSAGES} messages from one snapshot, navigation start → all rendered: ${fmt(viewTimes)}`);
+    console.log(`reload with the real client and a warm cache (${cached} cached messages) → all rendered: ${fmt(cacheTimes)}`);
+  } finally {
+    await browser.close();
+    await site.close();
+    await relay.dispose();
+  }
+}
+
+await main();
