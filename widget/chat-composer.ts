@@ -2,6 +2,7 @@ import { css, html, LitElement } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
 import { live } from 'lit/directives/live.js';
 import { SnapshotController } from './controller.js';
+import { paperclipIcon } from './icons.js';
 import { buttons, srOnly } from './styles.js';
 
 /** The counter appears once the text is this close to the relay's limit. */
@@ -66,6 +67,10 @@ export class ChatComposer extends LitElement {
       .attach {
         font-size: 1.1em;
         padding: 0.15em 0.5em;
+        align-self: stretch;
+      }
+      .attach svg {
+        vertical-align: -0.15em;
       }
       .counter {
         position: absolute;
@@ -116,7 +121,7 @@ export class ChatComposer extends LitElement {
           ?disabled=${!this._snap.client}
           @click=${() => this._picker?.click()}
         >
-          <span aria-hidden="true">📎</span>
+          ${paperclipIcon}
         </button>
         <label class="sr-only" for="input">Message</label>
         <textarea

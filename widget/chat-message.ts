@@ -3,10 +3,11 @@ import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import { clientContext } from './context.js';
 import { humanSize, statusText, timeLabel } from './format.js';
+import { clockIcon, paperclipIcon } from './icons.js';
 import { buttons, srOnly } from './styles.js';
 import type { ChatMessage, FileRef } from './client/types.js';
 
-const TICKS: Record<string, string> = { sending: '🕓', sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
+const TICKS: Record<string, unknown> = { sending: clockIcon, sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
 /**
  * One message bubble. The list sets `data-message-id`, `data-seq` and `data-status` on
@@ -77,6 +78,9 @@ export class ChatMessageElement extends LitElement {
       .status {
         letter-spacing: -0.2em;
         padding-right: 0.2em;
+      }
+      .icon {
+        vertical-align: -0.125em;
       }
       .status.read {
         color: var(--_accent);
@@ -165,7 +169,7 @@ export class ChatMessageElement extends LitElement {
       /></a>`;
     }
     return html`<div>
-      <a part="file-link" href=${url} download=${file.name} target="_blank" rel="noopener noreferrer">📎 ${file.name}</a>
+      <a part="file-link" href=${url} download=${file.name} target="_blank" rel="noopener noreferrer">${paperclipIcon} ${file.name}</a>
       <span class="size">(${humanSize(file.size)})</span>
     </div>`;
   }
