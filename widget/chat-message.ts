@@ -101,6 +101,13 @@ export class ChatMessageElement extends LitElement {
       a {
         color: var(--_link);
       }
+      [part='file-link'] {
+        text-decoration: none;
+      }
+      [part='file-link'] .name {
+        margin-left: 0.25em;
+        text-decoration: underline;
+      }
       .size {
         color: var(--_muted);
         font-size: 0.85em;
@@ -169,7 +176,7 @@ export class ChatMessageElement extends LitElement {
       /></a>`;
     }
     return html`<div>
-      <a part="file-link" href=${url} download=${file.name} target="_blank" rel="noopener noreferrer">${paperclipIcon} ${file.name}</a>
+      <a part="file-link" href=${url} download=${file.name} target="_blank" rel="noopener noreferrer">${paperclipIcon}<span class="name">${file.name}</span></a>
       <span class="size">(${humanSize(file.size)})</span>
     </div>`;
   }
