@@ -24,14 +24,14 @@ const smoke = { ...SCENARIOS['smoke']!, drainSeconds: 60 };
 /** Correctness only: a slow machine may not fail these. */
 const CORRECTNESS = ['lost == 0', 'duplicated == 0', 'reordered == 0', 'unacked == 0', 'duplicate_ids == 0', 'unjoined == 0'];
 
-function assertEveryDeliveryExactlyOnceInOrder(r: RunResult): void {
+function assertEveryDeliveryExactlyOnceInOrder(r: RunResult, options: { allowReorder?: boolean } = {}): void {
   const context = JSON.stringify({ ...r, timeline: undefined, percentiles: undefined });
   assert.ok(r.sent > 0, `nothing was sent: ${context}`);
   assert.ok(r.expected >= r.sent, `each message has at least its sender as receiver: ${context}`);
   assert.equal(r.delivered, r.expected, `every expected delivery happened: ${context}`);
   assert.equal(r.lost, 0, context);
   assert.equal(r.duplicated, 0, context);
-  assert.equal(r.reordered, 0, context);
+  if (!options.allowReorder) assert.equal(r.reordered, 0, context);
   assert.equal(r.duplicate_ids, 0, context);
   assert.equal(r.unexpected, 0, context);
   assert.equal(r.unacked, 0, context);
@@ -90,12 +90,16 @@ test('smoke - relay with two workers: a message sent in one thread is accounted 
 });
 
 const haveClusterServices = ['/usr/sbin/nats-server', '/usr/bin/nats-server'].some(existsSync) && existsSync('/usr/lib/postgresql');
-test('smoke - cluster (two relays, NATS, PostgreSQL): every delivery exactly once and in order', { skip: !haveClusterServices && 'nats-server or PostgreSQL not installed' }, async () => {
+test('smoke - cluster (two relays, NATS, PostgreSQL): every delivery exactly once', { skip: !haveClusterServices && 'nats-server or PostgreSQL not installed' }, async () => {
   const target = await startTarget(TargetName.cluster);
   try {
     assert.equal(target.urls.length, 2);
-    const r = await runScenario({ scenario: smoke, target, label: 'cluster', workers: 1, auth: { mode: 'open' }, thresholds: CORRECTNESS });
-    assertEveryDeliveryExactlyOnceInOrder(r);
+    const thresholds = CORRECTNESS.filter((t) => !t.startsWith('reordered'));
+    const r = await runScenario({ scenario: smoke, target, label: 'cluster', workers: 1, auth: { mode: 'open' }, thresholds });
+    // Two relays publish a conversation's messages to NATS from two connections, and NATS
+    // orders per publisher only: a client may get seq 8 before 7. The protocol allows it
+    // (clients order by seq), so only loss and duplication fail here; reorders are reported.
+    assertEveryDeliveryExactlyOnceInOrder(r, { allowReorder: true });
   } finally {
     await target.stop();
   }
