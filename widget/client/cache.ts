@@ -17,7 +17,8 @@ const CachedHistory = v.object({
 });
 export type CachedHistory = v.InferOutput<typeof CachedHistory>;
 
-export const CacheDefaults = { cap: 500, debounceMs: 1000 } as const;
+/** 1,000 messages of typical length are ~250 KB of IndexedDB: enough for a reload to show a long conversation at once. */
+export const CacheDefaults = { cap: 1000, debounceMs: 1000 } as const;
 
 export interface HistoryCacheOptions {
   storage: KeyValueStorage;

@@ -2,8 +2,8 @@
  * Render figures for the widget bundle in Debian's Chromium, printed, not asserted:
  *   1. 1,000 messages handed to <chat-room> at once (one snapshot, as the history cache
  *      does on load): navigation start → 1,000 rendered message elements.
- *   2. The real client core on a reload with a warm history cache (it keeps the newest
- *      500 messages, CacheDefaults.cap): navigation start → those 500 rendered.
+ *   2. The real client core on a reload with a warm history cache (full: the newest
+ *      1,000 messages, CacheDefaults.cap): navigation start → those 1,000 rendered.
  *   3. The bundle's size, raw and gzip -9 (what the relay serves).
  * Run: npx tsx widget/e2e/render.bench.ts [runs]
  */
@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { TestClient } from '../../relay/test/harness.js';
+import { CacheDefaults } from '../client/cache.js';
 import { BUNDLE, ensureBundle, launchChromium, openChat, serveHtml, startRelayWithWidget, startSite } from './support.js';
 
 const RUNS = Number(process.argv[2] ?? 7);
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       }
       while (room.client.snapshot.messages.length < want && room.client.snapshot.hasOlder) await room.client.loadOlder();
       return Math.min(room.client.snapshot.messages.length, want);
-    }, 500);
+    }, CacheDefaults.cap);
     // The cache is written 1 s after the last change (debounced); a closing page may not finish that write.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     await reader.close();
