@@ -13,10 +13,11 @@
  * by itself on the next operation once the server is back.
  */
 import postgres from 'postgres';
-import type { FileRef, Member, User } from '../../protocol/index.js';
+import type { Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
+import { messageFromInput, messageFromRow, type MessageRow } from './rows.js';
 import { advanceCursor } from './cursor.js';
-import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store, type StoredMessage } from './types.js';
+import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store } from './types.js';
 
 type Sql = postgres.Sql<Record<string, never>>;
 
@@ -103,36 +104,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; sql: string }> = [
 /** Arbitrary but fixed: the advisory lock that serializes migrations across relays. */
 const MIGRATION_LOCK = 7_236_213_491_108_431;
 
-interface MessageRow {
-  conv: string;
-  seq: string | number;
-  id: string;
-  sender: string;
-  sender_name: string;
-  text: string | null;
-  file: FileRef | null;
-  ts: string | number;
-}
-
 interface MemberRow {
   user_id: string;
   name: string;
   delivered: string | number;
   read: string | number;
-}
-
-function toMessage(row: MessageRow): StoredMessage {
-  const message: StoredMessage = {
-    type: 'msg',
-    conv: row.conv,
-    seq: Number(row.seq),
-    id: row.id,
-    from: { id: row.sender, name: row.sender_name },
-    ts: Number(row.ts),
-  };
-  if (row.text !== null) message.text = row.text;
-  if (row.file !== null) message.file = row.file;
-  return message;
 }
 
 const toMember = (row: MemberRow): Member => ({
@@ -239,14 +215,14 @@ export class PostgresStore implements Store {
     const rows = await this._guard(
       this._sql<MessageRow[]>`SELECT * FROM chat_messages WHERE conv = ${conv} AND seq > ${after} ORDER BY seq LIMIT ${limit + 1}`,
     );
-    return { messages: rows.slice(0, limit).map(toMessage), more: rows.length > limit };
+    return { messages: rows.slice(0, limit).map(messageFromRow), more: rows.length > limit };
   }
 
   async before(conv: string, before: number, limit: number): Promise<Page> {
     const rows = await this._guard(
       this._sql<MessageRow[]>`SELECT * FROM chat_messages WHERE conv = ${conv} AND seq < ${before} ORDER BY seq DESC LIMIT ${limit + 1}`,
     );
-    return { messages: rows.slice(0, limit).reverse().map(toMessage), more: rows.length > limit };
+    return { messages: rows.slice(0, limit).reverse().map(messageFromRow), more: rows.length > limit };
   }
 
   async head(conv: string): Promise<number> {
@@ -331,10 +307,7 @@ export class PostgresStore implements Store {
           const ts = Number(row.r_ts);
           if (row.r_kind === 'duplicate') return { kind: 'duplicate', seq, ts };
           const input = batch[i]!;
-          const message: StoredMessage = { type: 'msg', conv: input.conv, seq, id: input.id, from: input.from, ts };
-          if (input.text !== undefined) message.text = input.text;
-          if (input.file !== undefined) message.file = input.file;
-          return { kind: 'stored', message };
+          return { kind: 'stored', message: messageFromInput(input, seq, ts) };
         });
       } catch (error) {
         if (isRetryable(error) && attempt < 5) continue;

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import type { FileRef, Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
 import { advanceCursor } from './cursor.js';
+import { messageFromInput, messageFromRow, type MessageRow } from './rows.js';
 import type { AppendInput, AppendResult, CursorUpdate, Page, Store, StoredMessage } from './types.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -28,16 +29,8 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
 ];
 
-interface MessageRow {
-  conv: string;
-  seq: number;
-  id: string;
-  sender: string;
-  sender_name: string;
-  text: string | null;
-  file: string | null;
-  ts: number;
-}
+/** As SQLite returns it: the file reference is JSON text. */
+type SqliteMessageRow = Omit<MessageRow, 'file'> & { file: string | null };
 
 interface MemberRow {
   user: string;
@@ -46,19 +39,8 @@ interface MemberRow {
   read: number;
 }
 
-export function rowToMessage(row: MessageRow): StoredMessage {
-  const message: StoredMessage = {
-    type: 'msg',
-    conv: row.conv,
-    seq: Number(row.seq),
-    id: row.id,
-    from: { id: row.sender, name: row.sender_name },
-    ts: Number(row.ts),
-  };
-  if (row.text !== null) message.text = row.text;
-  if (row.file !== null) message.file = JSON.parse(row.file) as FileRef;
-  return message;
-}
+const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
+  messageFromRow({ ...row, file: row.file === null ? null : (JSON.parse(row.file) as FileRef) });
 
 const toMember = (row: MemberRow): Member => ({
   id: row.user,
@@ -101,10 +83,10 @@ export class SqliteStore implements Store {
         `INSERT INTO messages (conv, seq, id, sender, sender_name, text, file, ts)
          VALUES (@conv, @seq, @id, @sender, @sender_name, @text, @file, @ts)`,
       ),
-      range: db.prepare<[string, number, number], MessageRow>(
+      range: db.prepare<[string, number, number], SqliteMessageRow>(
         'SELECT * FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
-      before: db.prepare<[string, number, number], MessageRow>(
+      before: db.prepare<[string, number, number], SqliteMessageRow>(
         'SELECT * FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
       ),
       head: db.prepare<[string], { head: number }>('SELECT head FROM conversations WHERE id = ?'),
@@ -169,10 +151,7 @@ export class SqliteStore implements Store {
           file: input.file ? JSON.stringify(input.file) : null,
           ts: input.ts,
         });
-        const message: StoredMessage = { type: 'msg', conv: input.conv, seq: head, id: input.id, from: input.from, ts: input.ts };
-        if (input.text !== undefined) message.text = input.text;
-        if (input.file !== undefined) message.file = input.file;
-        return { kind: 'stored', message };
+        return { kind: 'stored', message: messageFromInput(input, head, input.ts) };
       }),
     )(batch);
   }

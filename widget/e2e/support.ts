@@ -11,19 +11,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startRelay, type RelayProcess } from '../../relay/test/harness.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/chromium-args.mjs';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE = join(ROOT, 'dist/chat-room.js');
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 function newestSource(dir: string): number {
   let newest = 0;
@@ -55,7 +47,7 @@ export function ensureBundle(): string {
 }
 
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
 }
 
 export function startRelayWithWidget(
