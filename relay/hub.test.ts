@@ -132,3 +132,39 @@ test('hub - hello timeout and shutdown close sessions with the protocol codes', 
   assert.equal(socket.closedWith, 1001);
   assert.equal(hub.sessionCount, 0);
 });
+
+test('hub - messages that reach this relay out of seq order (another relay published them) go out in order', async () => {
+  let bus: import('./bus/types.js').BusHandlers | undefined;
+  const store = new SqliteStore({ path: ':memory:' });
+  const hub = new Hub({
+    store,
+    busFactory: async (handlers) => {
+      bus = handlers;
+      return new LocalBus(handlers);
+    },
+    auth: new Auth(undefined),
+    logger: silent,
+    maxUploadBytes: 1,
+  });
+  await hub.start();
+  const { socket } = await connect(hub, 'bob', 'c');
+  const from = { id: 'alice', name: 'Alice' };
+  const msg = (seq: number) => ({ kind: 'msg' as const, message: { type: 'msg' as const, conv: 'c', seq, id: `m${seq}`, from, text: 'x', ts: seq } });
+  // As if published by two other relays: 2 overtakes 1, then 4 and 5 overtake 3.
+  bus!.onEvent('c', msg(2));
+  assert.equal(socket.of('msg').length, 0, 'seq 2 waits for seq 1');
+  bus!.onEvent('c', msg(1));
+  bus!.onEvent('c', msg(5));
+  bus!.onEvent('c', msg(4));
+  bus!.onEvent('c', msg(3));
+  assert.deepEqual(socket.of('msg').map((m) => m.seq), [1, 2, 3, 4, 5]);
+  // Seq 6 was lost on the bus: 7 and 8 wait a moment, then go out in order anyway.
+  bus!.onEvent('c', msg(8));
+  bus!.onEvent('c', msg(7));
+  assert.equal(socket.of('msg').length, 5);
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.deepEqual(socket.of('msg').map((m) => m.seq), [1, 2, 3, 4, 5, 7, 8]);
+  bus!.onEvent('c', msg(9));
+  assert.deepEqual(socket.of('msg').map((m) => m.seq).at(-1), 9, 'back in step after the gap');
+  await hub.shutdown();
+});

@@ -135,6 +135,8 @@ export class Hub {
   private readonly _sessions = new Set<Session>();
   /** Local sessions joined to each conversation. */
   private readonly _conversations = new Map<string, Set<Session>>();
+  /** Per conversation: restores seq order of messages that reach this instance out of order. */
+  private readonly _sequencers = new Map<string, Sequencer>();
   /** The bus subscription of each conversation in `_conversations` (pending or done). */
   private readonly _subscriptions = new Map<string, Promise<void> | void>();
   /** Typing expiry timers for users typing through THIS instance (it owns their expiry). */
@@ -336,6 +338,9 @@ export class Hub {
       const [epoch, { member, isNew }] = await Promise.all([this._store.epoch(), this._store.addMember(conv, identity.user)]);
       if (isNew) this._bus.publish(conv, { kind: 'member', conv, member });
       const [members, head] = await Promise.all([this._store.members(conv), this._store.head(conv)]);
+      const sequencer = this._sequencers.get(conv);
+      // The first head read after subscribing tells which seq the bus should bring next.
+      if (sequencer && sequencer.next === null) sequencer.next = Math.max(head, sequencer.maxSeen) + 1;
       if (!current()) return;
       const reset = frame.epoch !== undefined && frame.epoch !== epoch;
       let after = reset ? 0 : Math.min(frame.after ?? 0, head);
@@ -383,6 +388,7 @@ export class Hub {
       sessions = new Set();
       this._conversations.set(conv, sessions);
       this._subscriptions.set(conv, this._bus.subscribe(conv));
+      this._sequencers.set(conv, { next: null, maxSeen: 0, held: new Map(), timer: undefined });
     }
     sessions.add(session);
     return this._subscriptions.get(conv);
@@ -400,6 +406,8 @@ export class Hub {
     if (sessions.size === 0) {
       this._conversations.delete(conv);
       this._subscriptions.delete(conv);
+      clearTimeout(this._sequencers.get(conv)?.timer);
+      this._sequencers.delete(conv);
       this._bus.unsubscribe(conv);
     }
   }
@@ -525,7 +533,49 @@ export class Hub {
 
   // ------------------------------------------------------------------ fan-out
 
+  /**
+   * Messages in seq order. With several relays a conversation's messages reach NATS over
+   * different connections, and NATS keeps order only per publisher, so seq 8 may arrive
+   * before seq 7. A message ahead of the next expected seq waits (at most REORDER_WAIT_MS,
+   * in case the missing one was lost on the bus: clients then fill the gap from history);
+   * everything else goes straight through. With one relay nothing ever waits.
+   */
   private _onBusEvent(conv: string, event: BusEvent): void {
+    const sequencer = this._sequencers.get(conv);
+    if (event.kind !== 'msg' || !sequencer) return this._fanOut(conv, event);
+    const seq = event.message.seq;
+    sequencer.maxSeen = Math.max(sequencer.maxSeen, seq);
+    if (sequencer.next === null || seq < sequencer.next) return this._fanOut(conv, event);
+    if (seq > sequencer.next) {
+      sequencer.held.set(seq, event);
+      sequencer.timer ??= setTimeout(() => this._releaseHeld(conv, sequencer), REORDER_WAIT_MS);
+      return;
+    }
+    this._fanOut(conv, event);
+    sequencer.next = seq + 1;
+    for (let held = sequencer.held.get(sequencer.next); held; held = sequencer.held.get(sequencer.next)) {
+      sequencer.held.delete(sequencer.next);
+      this._fanOut(conv, held);
+      sequencer.next++;
+    }
+    if (sequencer.held.size === 0) {
+      clearTimeout(sequencer.timer);
+      sequencer.timer = undefined;
+    }
+  }
+
+  /** The missing seq did not come in time: deliver what waited, in order, and move on. */
+  private _releaseHeld(conv: string, sequencer: Sequencer): void {
+    sequencer.timer = undefined;
+    const waiting = [...sequencer.held.entries()].sort(([a], [b]) => a - b);
+    sequencer.held.clear();
+    for (const [seq, event] of waiting) {
+      this._fanOut(conv, event);
+      sequencer.next = Math.max(sequencer.next ?? 0, seq + 1);
+    }
+  }
+
+  private _fanOut(conv: string, event: BusEvent): void {
     if (event.kind === 'typing') this._trackTyping(conv, event.user, event.active);
     const sessions = this._conversations.get(conv);
     if (!sessions || sessions.size === 0) return;
@@ -628,9 +678,21 @@ export class Hub {
     await this._store.close();
     for (const session of [...this._sessions]) this._close(session, CloseCode.goingAway, 'relay shutting down');
     for (const timer of this._typingTimers.values()) clearTimeout(timer);
+    for (const sequencer of this._sequencers.values()) clearTimeout(sequencer.timer);
     this._typingTimers.clear();
     await this._bus.close();
   }
+}
+
+/** How long a message that arrived ahead of its predecessor waits for it. */
+const REORDER_WAIT_MS = 100;
+
+interface Sequencer {
+  /** The seq to deliver next; null until the head is known. */
+  next: number | null;
+  maxSeen: number;
+  held: Map<number, BusEvent>;
+  timer: NodeJS.Timeout | undefined;
 }
 
 function typingKey(conv: string, user: string): string {
