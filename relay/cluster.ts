@@ -189,7 +189,11 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
   } catch (error) {
-    console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`cluster: ${message}`);
+    if (/ENOENT/.test(message)) {
+      console.error('cluster: needs nats-server and PostgreSQL on this machine (Debian: apt-get install -y nats-server postgresql)');
+    }
     await stop(1);
   }
 }
