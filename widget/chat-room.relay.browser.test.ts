@@ -38,3 +38,27 @@ describe('chat-room with the real client core and a relay', () => {
     expect(deep(messageElements(alice)[0]!, '[part="status"]')!.title).to.equal('Read by Bob');
   });
 });
+
+describe('client core in the browser', () => {
+  it('client - leaving the page (pagehide) writes the history cache at once, not after the debounce', async () => {
+    const { createChatClient } = await import('./client/index.js');
+    const { MemoryStorage } = await import('./client/test/memory-storage.js');
+    const storage = new MemoryStorage();
+    const writes: string[] = [];
+    const setItem = storage.setItem.bind(storage);
+    storage.setItem = (key, value) => {
+      writes.push(key);
+      return setItem(key, value);
+    };
+    const conversation = `wtr-${crypto.randomUUID()}`;
+    const client = createChatClient({ relay: await relayUrl(), conversation, user: 'carol', storage });
+    await client.start();
+    await waitUntil(() => client.snapshot.connection === 'open', 'not connected', { timeout: 15_000 });
+    client.send('remember me');
+    await waitUntil(() => client.snapshot.messages[0]?.status === 'sent', 'never acked', { timeout: 15_000 });
+    const before = writes.filter((key) => key.includes('history')).length;
+    window.dispatchEvent(new Event('pagehide'));
+    await waitUntil(() => writes.filter((key) => key.includes('history')).length > before, 'cache not written on pagehide', { timeout: 300 });
+    client.dispose();
+  });
+});

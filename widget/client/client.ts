@@ -116,6 +116,7 @@ export class ChatClientImpl implements ChatClient {
   private readonly _connection: Connection;
   private readonly _outbox: Outbox;
   private readonly _cache: HistoryCache;
+  private _stopWatchingPageHide: () => void = () => {};
   private readonly _buffer = new OrderingBuffer<MessageFrame>();
   /** Ids of the messages in the buffer, so own messages never show twice. */
   private readonly _ids = new Set<string>();
@@ -253,6 +254,7 @@ export class ChatClientImpl implements ChatClient {
     for (const timer of [this._joinRetryTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
     void this._cache.flush();
+    this._stopWatchingPageHide();
     this._listeners.clear();
     this._eventListeners.clear();
   }
@@ -346,6 +348,7 @@ export class ChatClientImpl implements ChatClient {
   // ------------------------------------------------------------------ lifecycle
 
   private async _start(): Promise<void> {
+    this._stopWatchingPageHide = watchPageHide(() => void this._cache.flush());
     const [cached] = await Promise.all([this._cache.load(), this._outbox.load()]);
     if (this._disposed) return;
     if (cached && this._epoch === null) this._restore(cached);
@@ -860,4 +863,19 @@ function newId(): string {
   if (crypto?.getRandomValues) crypto.getRandomValues(bytes);
   else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Calls `onHide` when the page is being left or hidden (tab closed, navigation, app
+ * switch on mobile): the debounced cache write must not be lost with the page. A no-op
+ * outside a browser.
+ */
+function watchPageHide(onHide: () => void): () => void {
+  const target = globalThis as {
+    addEventListener?: (type: string, fn: () => void) => void;
+    removeEventListener?: (type: string, fn: () => void) => void;
+  };
+  if (typeof target.addEventListener !== 'function') return () => {};
+  target.addEventListener('pagehide', onHide);
+  return () => target.removeEventListener?.('pagehide', onHide);
 }
