@@ -14,7 +14,7 @@ import { TargetName, WireKind } from './types.js';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /**
- * Our relay's per-connection rate limit (default 20 frames/s, burst 100) is there to stop
+ * Our relay's per-connection rate limit (default 200 frames/s, burst 1,000) is there to stop
  * abusive clients; a load test sends far faster per connection, so it is lifted (the
  * relay's config accepts at most 1,000,000).
  */

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Limits } from '../protocol/index.js';
+import { DEFAULT_RATE_LIMIT } from './hub.js';
 
 export interface RelayConfig {
   port: number;
@@ -84,8 +85,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     databaseUrl: get('databaseUrl'),
     logLevel: get('logLevel') ?? 'info',
     rateLimit: {
-      perSecond: integer('RATE_LIMIT', get('ratePerSecond'), 20, 1, 1_000_000),
-      burst: integer('RATE_BURST', get('rateBurst'), 100, 1, 1_000_000),
+      perSecond: integer('RATE_LIMIT', get('ratePerSecond'), DEFAULT_RATE_LIMIT.perSecond, 1, 1_000_000),
+      burst: integer('RATE_BURST', get('rateBurst'), DEFAULT_RATE_LIMIT.burst, 1, 1_000_000),
     },
     helloTimeoutMs: integer('HELLO_TIMEOUT_MS', get('helloTimeoutMs'), Limits.helloTimeoutMs, 100, 600_000),
     typingExpiryMs: integer('TYPING_EXPIRY_MS', get('typingExpiryMs'), Limits.typingExpiryMs, 100, 600_000),

@@ -28,6 +28,13 @@ import { Auth, AuthError, canAccess, type Identity } from './auth.js';
 import type { Bus, BusEvent, BusFactory } from './bus/types.js';
 import { StoreUnavailableError, type Store } from './store/types.js';
 
+/**
+ * Per connection. Generous on purpose: a person never comes near it, while bots, bulk
+ * imports and an outbox flushed after a long offline spell must not be cut off; it exists
+ * to stop floods, which it throttles to this rate (and closes with 4429 if they persist).
+ */
+export const DEFAULT_RATE_LIMIT = { perSecond: 200, burst: 1000 } as const;
+
 export const SendResult = { sent: 'sent', buffered: 'buffered', dropped: 'dropped' } as const;
 export type SendResult = (typeof SendResult)[keyof typeof SendResult];
 
@@ -153,7 +160,7 @@ export class Hub {
     this._now = options.now ?? Date.now;
     this._helloTimeoutMs = options.helloTimeoutMs ?? Limits.helloTimeoutMs;
     this._typingExpiryMs = options.typingExpiryMs ?? Limits.typingExpiryMs;
-    this._rate = options.rateLimit ?? { perSecond: 20, burst: 100 };
+    this._rate = options.rateLimit ?? DEFAULT_RATE_LIMIT;
     this._abuseLimit = options.abuseLimit ?? 20;
     this._abuseWindowMs = options.abuseWindowMs ?? 10_000;
     this._highWater = options.catchUpHighWater ?? 256 * 1024;

@@ -9,7 +9,8 @@ const isError = (code: string) => (f: ServerFrame) => f.type === 'error' && f.co
 describe('bad input', () => {
   let relay: RelayProcess;
   before(async () => {
-    relay = await startRelay();
+    // A tight limit, so that a flood is quick to provoke (the default is 200/s, bursts of 1,000).
+    relay = await startRelay({ env: { RATE_LIMIT: '20', RATE_BURST: '100' } });
   });
   after(() => relay.dispose());
 
