@@ -100,13 +100,15 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight writes');
-    server.stopListening();
+    // Armed first: nothing below, a failing log write included, may keep the process alive.
     const forced = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting');
+      quietly(() => logger.error('shutdown took longer than 10 s; exiting'));
       process.exit(1);
     }, 10_000);
     forced.unref();
+    // A closed stdout (the parent went away, or output piped into `head`) makes log writes throw.
+    quietly(() => logger.info({ signal }, 'shutting down: no new connections, finishing in-flight writes'));
+    server.stopListening();
     let exitCode = 0;
     try {
       await hub.shutdown();
@@ -115,7 +117,6 @@ async function main(): Promise<void> {
       exitCode = 1;
       quietly(() => logger.error({ err: error }, 'shutdown failed'));
     }
-    // A closed stdout (e.g. piped into `head`) must not keep the process from exiting.
     quietly(() => logger.info('shutdown complete'));
     process.exit(exitCode);
   };
