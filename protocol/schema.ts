@@ -19,10 +19,10 @@ export function codePointLength(text: string): number {
   return count;
 }
 
-export const Id = v.pipe(
-  v.string(),
-  v.regex(/^[A-Za-z0-9_:-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ : -'),
-);
+/** Conversation, user and message ids; also checked where ids arrive outside a frame (tokens, HTTP). */
+export const ID_PATTERN = /^[A-Za-z0-9_:-]{1,128}$/;
+
+export const Id = v.pipe(v.string(), v.regex(ID_PATTERN, 'must be 1-128 characters of A-Z a-z 0-9 _ : -'));
 const Ref = v.optional(
   v.union([
     v.pipe(v.string(), v.maxLength(Limits.maxRefLength)),

@@ -4,7 +4,7 @@
  * secret configured the relay runs in open mode and believes the name the client gives.
  */
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import type { User } from '../protocol/index.js';
+import { ID_PATTERN, type User } from '../protocol/index.js';
 
 export interface Identity {
   user: User;
@@ -41,7 +41,7 @@ export class Auth {
       throw new AuthError(`token rejected: ${error instanceof Error ? error.message : String(error)}`);
     }
     const sub = payload.sub;
-    if (typeof sub !== 'string' || !/^[A-Za-z0-9_:-]{1,128}$/.test(sub)) {
+    if (typeof sub !== 'string' || !ID_PATTERN.test(sub)) {
       throw new AuthError('token has no valid sub (user id)');
     }
     const name = typeof payload['name'] === 'string' ? storableName(payload['name']) || sub : sub;

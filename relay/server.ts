@@ -9,7 +9,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
-import { CloseCode, Limits } from '../protocol/index.js';
+import { CloseCode, ID_PATTERN, Limits } from '../protocol/index.js';
 import { AuthError, canAccess, type Auth, type Identity } from './auth.js';
 import { SendResult, type Hub, type Logger, type Session } from './hub.js';
 import { cleanContentType, cleanFileName, isInline, UploadTooLargeError, type FileStore, type UploadWriter } from './uploads.js';
@@ -275,7 +275,7 @@ export class RelayServer {
     });
     if (!this._originAllowed(origin)) return fail('403 Forbidden', 'origin not allowed');
     if (declaredLength && Number(declaredLength) > max) return fail('413 Payload Too Large', `file is larger than ${max} bytes`);
-    if (!/^[A-Za-z0-9_:-]{1,128}$/.test(conv)) return fail('400 Bad Request', 'conv query parameter missing or invalid');
+    if (!ID_PATTERN.test(conv)) return fail('400 Bad Request', 'conv query parameter missing or invalid');
 
     // Credentials are checked asynchronously; the body waits, paused, meanwhile.
     pause();
@@ -297,7 +297,7 @@ export class RelayServer {
   private async _identify(authorization: string, chatUser: string): Promise<Identity> {
     const { auth } = this._o;
     if (auth.openMode) {
-      if (!/^[A-Za-z0-9_:-]{1,128}$/.test(chatUser)) throw new AuthError('X-Chat-User header missing or invalid');
+      if (!ID_PATTERN.test(chatUser)) throw new AuthError('X-Chat-User header missing or invalid');
       return auth.open(chatUser, undefined);
     }
     const match = /^Bearer\s+(.+)$/i.exec(authorization);

@@ -19,13 +19,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type ConnectionOptions, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { ID_PATTERN } from '../../protocol/index.js';
 import type { Logger } from '../hub.js';
 import type { Bus, BusEvent, BusHandlers } from './types.js';
 
 const WIRE_VERSION = 1;
 
-/** What protocol/ allows in ids: no `.` (token separator), `*` or `>` (wildcards), no whitespace. */
-const SAFE_TOKEN = /^[A-Za-z0-9_:-]{1,128}$/;
 
 /**
  * The subject of a conversation. Valid ids are used as they are (readable in NATS tools);
@@ -34,7 +33,8 @@ const SAFE_TOKEN = /^[A-Za-z0-9_:-]{1,128}$/;
  * valid id.
  */
 export function conversationSubject(prefix: string, conv: string): string {
-  if (SAFE_TOKEN.test(conv)) return `${prefix}.conv.${conv}`;
+  // Protocol ids have no `.` (token separator), `*` or `>` (wildcards), no whitespace.
+  if (ID_PATTERN.test(conv)) return `${prefix}.conv.${conv}`;
   return `${prefix}.convx.${Buffer.from(conv, 'utf8').toString('base64url') || '_'}`;
 }
 
