@@ -10,9 +10,9 @@ export const Limits = {
   maxFrameBytes: 64 * 1024,
   /** Largest message text, in characters (Unicode code points). */
   maxTextChars: 4000,
-  /** Identifiers: conversation ids, user ids, message ids. */
-  maxIdLength: 128,
   maxRefLength: 64,
+  /** Longest token, in characters, wherever one arrives (hello, Authorization header). */
+  maxTokenChars: 8192,
   maxNameLength: 100,
   maxHistoryLimit: 200,
   defaultHistoryLimit: 50,
@@ -47,7 +47,11 @@ export const CloseCode = {
   unauthorized: 4401,
   originNotAllowed: 4403,
   helloTimeout: 4408,
+  /** The client did not read what the relay sent it (its queue stayed over the bound): reconnect and `join after`. */
+  tooSlow: 4409,
   tooManyBadFrames: 4429,
+  /** Over a connection cap (per address or per user): reconnect later, after closing other connections. */
+  tooManyConnections: 4430,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, type ServerFrame } from '../protocol/index.js';
-import { Auth } from './auth.js';
+import { Authenticator } from './hub/handshake.js';
 import { LocalBus } from './bus/local.js';
 import { Hub, SendResult, type Logger, type Session, type WebSocketLike } from './hub.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -36,7 +36,7 @@ class FakeSocket implements WebSocketLike {
 }
 
 async function makeHub(store: Store = new SqliteStore({ path: ':memory:' })) {
-  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Auth(undefined), logger: silent, maxUploadBytes: 1000 });
+  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Authenticator({ verifier: null }), logger: silent, maxUploadBytes: 1000 });
   await hub.start();
   return hub;
 }
@@ -121,7 +121,7 @@ test('hub - events arriving during catch-up are held back and not duplicated', a
 
 test('hub - hello timeout and shutdown close sessions with the protocol codes', async () => {
   const store = new SqliteStore({ path: ':memory:' });
-  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Auth(undefined), logger: silent, maxUploadBytes: 1, helloTimeoutMs: 30 });
+  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Authenticator({ verifier: null }), logger: silent, maxUploadBytes: 1, helloTimeoutMs: 30 });
   await hub.start();
   const idle = new FakeSocket();
   hub.open(idle);
@@ -142,7 +142,7 @@ test('hub - messages that reach this relay out of seq order (another relay publi
       bus = handlers;
       return new LocalBus(handlers);
     },
-    auth: new Auth(undefined),
+    auth: new Authenticator({ verifier: null }),
     logger: silent,
     maxUploadBytes: 1,
   });

@@ -24,7 +24,7 @@ import {
   type ServerFrame,
   type TypingFrame,
 } from '../protocol/index.js';
-import { Auth, AuthError, canAccess, type Identity } from './auth.js';
+import { AuthError, canAccess, type Authenticator, type Identity } from './hub/handshake.js';
 import type { Bus, BusEvent, BusFactory } from './bus/types.js';
 import { StoreUnavailableError, type Store } from './store/types.js';
 
@@ -46,6 +46,12 @@ export interface WebSocketLike {
   bufferedAmount(): number;
 }
 
+/** What the transport knows about a connection when it opens. */
+export interface ConnectionInfo {
+  /** The client's address (behind a trusted proxy: the one it forwarded). */
+  ip: string;
+}
+
 export interface Logger {
   debug(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
@@ -56,7 +62,7 @@ export interface Logger {
 export interface HubOptions {
   store: Store;
   busFactory: BusFactory;
-  auth: Auth;
+  auth: Authenticator;
   logger: Logger;
   maxUploadBytes: number;
   helloTimeoutMs?: number;
@@ -126,7 +132,7 @@ export class Session {
 export class Hub {
   readonly instanceId = randomUUID();
   private readonly _store: Store;
-  private readonly _auth: Auth;
+  private readonly _auth: Authenticator;
   private readonly _log: Logger;
   private readonly _now: () => number;
   private readonly _helloTimeoutMs: number;
@@ -180,7 +186,7 @@ export class Hub {
 
   // ------------------------------------------------------------------ connection lifecycle
 
-  open(conn: WebSocketLike): Session {
+  open(conn: WebSocketLike, _info: ConnectionInfo = { ip: '' }): Session {
     const session = new Session(this._nextSessionId++, conn, this._rate.burst, this._now());
     this._sessions.add(session);
     session.helloTimer = setTimeout(() => {
@@ -292,17 +298,7 @@ export class Hub {
     session.setPhase(Phase.authenticating);
     let identity: Identity;
     try {
-      if (this._auth.openMode) {
-        if (!frame.user) {
-          session.setPhase(Phase.awaitingHello);
-          this._reject(session, ErrorCode.badFrame, 'open mode: hello needs "user" (and optionally "name")', frame.ref);
-          return;
-        }
-        identity = this._auth.open(frame.user, frame.name);
-      } else {
-        if (!frame.token) throw new AuthError('hello needs a token');
-        identity = await this._auth.verify(frame.token);
-      }
+      identity = await this._auth.fromHello(frame);
     } catch (error) {
       const message = error instanceof AuthError ? error.message : 'token rejected';
       this._error(session, ErrorCode.unauthorized, message, frame.ref);

@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Auth } from './auth.js';
+import { JwtVerifier } from './auth/jwt.js';
+import { Authenticator } from './hub/handshake.js';
 import { LocalBus } from './bus/local.js';
 import { NatsBus } from './bus/nats.js';
 import type { BusFactory } from './bus/types.js';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const { uws, native } = loadUws(config.allowUwsFallback);
   if (!native) logger.warn('uWebSockets.js native binary missing: running on the SLOW pure-JS fallback (ALLOW_UWS_FALLBACK)');
 
-  const auth = new Auth(config.jwtSecret);
+  const auth = new Authenticator({ verifier: config.jwtSecret === undefined ? null : new JwtVerifier(config.jwtSecret) });
   if (auth.openMode) {
     logger.warn(
       'OPEN MODE: no CHAT_JWT_SECRET is set, so every client is who it says it is and may join any conversation. ' +

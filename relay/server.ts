@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { CloseCode, ID_PATTERN, Limits } from '../protocol/index.js';
-import { AuthError, canAccess, type Auth, type Identity } from './auth.js';
+import { AuthError, canAccess, type Authenticator, type Identity } from './hub/handshake.js';
 import { SendResult, type Hub, type Logger, type Session } from './hub.js';
 import { cleanContentType, cleanFileName, isInline, UploadTooLargeError, type FileStore, type UploadWriter } from './uploads.js';
 import type { Uws } from './uws.js';
@@ -18,7 +18,7 @@ import type { Uws } from './uws.js';
 export interface ServerOptions {
   uws: Uws;
   hub: Hub;
-  auth: Auth;
+  auth: Authenticator;
   files: FileStore;
   logger: Logger;
   allowedOrigins: readonly string[] | undefined;
@@ -295,14 +295,7 @@ export class RelayServer {
   }
 
   private async _identify(authorization: string, chatUser: string): Promise<Identity> {
-    const { auth } = this._o;
-    if (auth.openMode) {
-      if (!ID_PATTERN.test(chatUser)) throw new AuthError('X-Chat-User header missing or invalid');
-      return auth.open(chatUser, undefined);
-    }
-    const match = /^Bearer\s+(.+)$/i.exec(authorization);
-    if (!match) throw new AuthError('Authorization: Bearer <token> header missing');
-    return auth.verify(match[1]!);
+    return this._o.auth.fromHttpHeaders({ authorization, chatUser });
   }
 
   // ------------------------------------------------------------------ downloads

@@ -3,7 +3,7 @@
  *   CHAT_JWT_SECRET=… npm run token -- --user alice --name Alice --conv 'support-*' [--ttl 24h]
  */
 import { parseArgs } from 'node:util';
-import { Auth } from './auth.js';
+import { JwtVerifier } from './auth/jwt.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,5 +24,12 @@ if (convs.length === 0) {
   console.error('give at least one --conv (an id, a prefix ending in *, or * for all)');
   process.exit(2);
 }
-const token = await new Auth(secret).sign({ sub: values.user, name: values.name, convs }, values.ttl);
+let verifier: JwtVerifier;
+try {
+  verifier = new JwtVerifier(secret);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+const token = await verifier.sign({ sub: values.user, name: values.name, convs }, values.ttl);
 console.log(token);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { Auth } from '../auth.js';
+import { JwtVerifier } from '../auth/jwt.js';
 import { startRelay, TestClient, type RelayProcess } from './harness.js';
 
 const LIMIT = 512 * 1024;
@@ -147,7 +147,7 @@ describe('uploads - open mode', () => {
 
 describe('uploads - token mode and origins', () => {
   const secret = 'upload-secret-upload-secret-1234';
-  const auth = new Auth(secret);
+  const auth = new JwtVerifier(secret);
   let relay: RelayProcess;
   before(async () => {
     relay = await startRelay({ env: { CHAT_JWT_SECRET: secret, ALLOWED_ORIGINS: 'https://allowed.example' } });

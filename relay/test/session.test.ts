@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { CloseCode, ErrorCode, type ServerFrame } from '../../protocol/index.js';
-import { Auth } from '../auth.js';
+import { JwtVerifier } from '../auth/jwt.js';
 import { startRelay, TestClient, type RelayProcess } from './harness.js';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
-const auth = new Auth(SECRET);
+const auth = new JwtVerifier(SECRET);
 const isError = (code: string) => (f: ServerFrame) => f.type === 'error' && f.code === code;
 
 describe('session - JWT mode', () => {
@@ -28,7 +28,7 @@ describe('session - JWT mode', () => {
   for (const [name, makeToken, reason] of [
     ['missing token', async () => undefined, /needs a token/],
     ['expired token', async () => auth.sign({ sub: 'alice', convs: ['*'] }, Math.floor(Date.now() / 1000) - 60), /expired/],
-    ['wrong signature', async () => new Auth('another-secret-another-secret-123').sign({ sub: 'alice', convs: ['*'] }), /signature/],
+    ['wrong signature', async () => new JwtVerifier('another-secret-another-secret-123').sign({ sub: 'alice', convs: ['*'] }), /signature/],
     ['garbage token', async () => 'not.a.jwt', /rejected/],
     [
       'token without sub',
