@@ -34,6 +34,8 @@ export const ErrorCode = {
   notJoined: 'not_joined',
   tooLarge: 'too_large',
   rateLimited: 'rate_limited',
+  /** A cap was reached (connections per address or user, conversations joined per connection): not worth retrying as is. */
+  tooMany: 'too_many',
   conflict: 'conflict',
   unavailable: 'unavailable',
   internal: 'internal',

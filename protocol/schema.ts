@@ -146,6 +146,8 @@ export const WelcomeFrame = v.object({
   limits: v.optional(
     v.object({ maxTextChars: v.number(), maxFrameBytes: v.number(), maxUploadBytes: v.number() }),
   ),
+  /** Addition to v1: when the token expires (ms since the epoch), so a client can renew it with another `hello` in time. */
+  expires: v.optional(v.number()),
   ref: OutRef,
 });
 

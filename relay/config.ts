@@ -2,9 +2,11 @@
  * Relay configuration: command-line flags win over environment variables, which win over
  * defaults. Every setting has both forms (e.g. --data-dir / DATA_DIR).
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Limits } from '../protocol/index.js';
-import { DEFAULT_RATE_LIMIT } from './hub.js';
+import { MIN_SECRET_BYTES } from './auth/jwt.js';
+import { DEFAULT_LIMITS, DEFAULT_MAX_TOKEN_TTL_MS, type HubLimits } from './hub/index.js';
 
 export interface RelayConfig {
   port: number;
@@ -17,7 +19,12 @@ export interface RelayConfig {
   natsUrl: string | undefined;
   databaseUrl: string | undefined;
   logLevel: string;
-  rateLimit: { perSecond: number; burst: number };
+  /** The hub's caps and budgets (see relay/hub/admission.ts). */
+  limits: Partial<HubLimits>;
+  /** Tokens must expire within this long of being presented. */
+  maxTokenTtlMs: number;
+  /** Proxies (IPs or CIDRs) whose X-Forwarded-For names the real client, for per-address limits. */
+  trustProxy: readonly string[];
   /** Protocol timings, adjustable for tests and unusual deployments. */
   helloTimeoutMs: number;
   typingExpiryMs: number;
@@ -40,6 +47,16 @@ const SETTINGS = {
   logLevel: { flag: 'log-level', env: 'LOG_LEVEL' },
   ratePerSecond: { flag: 'rate-limit', env: 'RATE_LIMIT' },
   rateBurst: { flag: 'rate-burst', env: 'RATE_BURST' },
+  maxTokenTtl: { flag: 'max-token-ttl', env: 'MAX_TOKEN_TTL' },
+  trustProxy: { flag: 'trust-proxy', env: 'TRUST_PROXY' },
+  maxConnectionsPerIp: { flag: 'max-connections-per-ip', env: 'MAX_CONNECTIONS_PER_IP' },
+  maxUnauthenticatedPerIp: { flag: 'max-unauthenticated-per-ip', env: 'MAX_UNAUTHENTICATED_PER_IP' },
+  maxConnectionsPerUser: { flag: 'max-connections-per-user', env: 'MAX_CONNECTIONS_PER_USER' },
+  maxJoinsPerConnection: { flag: 'max-joins-per-connection', env: 'MAX_JOINS_PER_CONNECTION' },
+  newConversationsPerMinute: { flag: 'new-conversations-per-minute', env: 'NEW_CONVERSATIONS_PER_MINUTE' },
+  readRowsPerSecond: { flag: 'read-rows-per-second', env: 'READ_ROWS_PER_SECOND' },
+  sendQueueBytes: { flag: 'send-queue-bytes', env: 'SEND_QUEUE_BYTES' },
+  slowClientGraceMs: { flag: 'slow-client-grace-ms', env: 'SLOW_CLIENT_GRACE_MS' },
   allowUwsFallback: { flag: 'allow-uws-fallback', env: 'ALLOW_UWS_FALLBACK' },
   helloTimeoutMs: { flag: 'hello-timeout-ms', env: 'HELLO_TIMEOUT_MS' },
   typingExpiryMs: { flag: 'typing-expiry-ms', env: 'TYPING_EXPIRY_MS' },
@@ -60,6 +77,43 @@ function integer(name: string, raw: string | undefined, fallback: number, min: n
   return value;
 }
 
+function checkSecret(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === '') {
+    throw new ConfigError('CHAT_JWT_SECRET is set but empty: set a secret of at least 32 bytes, or unset the variable to run in open mode');
+  }
+  const bytes = Buffer.byteLength(raw);
+  if (bytes < MIN_SECRET_BYTES) {
+    throw new ConfigError(`CHAT_JWT_SECRET is ${bytes} bytes; it must be at least ${MIN_SECRET_BYTES} (e.g. \`openssl rand -base64 32\`)`);
+  }
+  return raw;
+}
+
+/** A proxy address or CIDR block (as net.BlockList takes them). */
+function checkProxy(entry: string): string {
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  const prefixOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+  if (family === 0 || !prefixOk || rest.length > 0) {
+    throw new ConfigError(`TRUST_PROXY entries must be IP addresses or CIDR blocks, got ${JSON.stringify(entry)}`);
+  }
+  return entry;
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration such as `7d`, `12h`, `90m`, `3600s` (a bare number is seconds). */
+function duration(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(raw.trim());
+  const ms = match ? Number(match[1]) * UNIT_MS[(match[2] ?? 's') as keyof typeof UNIT_MS] : NaN;
+  // setTimeout-safe and at least a minute: a shorter lifetime would make renewal a storm.
+  if (!Number.isSafeInteger(ms) || ms < 60_000 || ms > 24 * 86_400_000) {
+    throw new ConfigError(`${name} must be a duration from 1m to 24d such as 7d, 12h or 3600s, got ${JSON.stringify(raw)}`);
+  }
+  return ms;
+}
+
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const options = Object.fromEntries(
     Object.values(SETTINGS).map((s) => [s.flag, { type: 'string' as const }]),
@@ -70,6 +124,11 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const fromFlag = values[flag];
     return typeof fromFlag === 'string' ? fromFlag : env[name] || undefined;
   };
+  // The secret alone tells "set but empty" from "absent": an empty one must not mean open mode.
+  const rawSecret = typeof values['jwt-secret'] === 'string' ? values['jwt-secret'] : env['CHAT_JWT_SECRET'];
+  const limit = (key: keyof typeof SETTINGS, fallback: number, min = 1, max = 1_000_000_000) =>
+    integer(SETTINGS[key].env, get(key), fallback, min, max);
+  const readRows = limit('readRowsPerSecond', DEFAULT_LIMITS.readRowsPerConnection.perSecond);
   const origins = get('allowedOrigins')
     ?.split(',')
     .map((o) => o.trim().replace(/\/$/, ''))
@@ -78,16 +137,34 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     port: integer('PORT', get('port'), 8080, 0, 65535),
     host: get('host') ?? '0.0.0.0',
     dataDir: get('dataDir') ?? './data',
-    jwtSecret: get('jwtSecret'),
+    jwtSecret: checkSecret(rawSecret),
     allowedOrigins: origins && origins.length > 0 ? origins : undefined,
     maxUploadBytes: integer('MAX_UPLOAD_BYTES', get('maxUploadBytes'), 25 * 1024 * 1024, 1, 2 ** 40),
     natsUrl: get('natsUrl'),
     databaseUrl: get('databaseUrl'),
     logLevel: get('logLevel') ?? 'info',
-    rateLimit: {
-      perSecond: integer('RATE_LIMIT', get('ratePerSecond'), DEFAULT_RATE_LIMIT.perSecond, 1, 1_000_000),
-      burst: integer('RATE_BURST', get('rateBurst'), DEFAULT_RATE_LIMIT.burst, 1, 1_000_000),
+    limits: {
+      frameRate: {
+        perSecond: limit('ratePerSecond', DEFAULT_LIMITS.frameRate.perSecond, 1, 1_000_000),
+        burst: limit('rateBurst', DEFAULT_LIMITS.frameRate.burst, 1, 1_000_000),
+      },
+      maxConnectionsPerIp: limit('maxConnectionsPerIp', DEFAULT_LIMITS.maxConnectionsPerIp),
+      maxUnauthenticatedPerIp: limit('maxUnauthenticatedPerIp', DEFAULT_LIMITS.maxUnauthenticatedPerIp),
+      maxConnectionsPerUser: limit('maxConnectionsPerUser', DEFAULT_LIMITS.maxConnectionsPerUser),
+      maxJoinsPerConnection: limit('maxJoinsPerConnection', DEFAULT_LIMITS.maxJoinsPerConnection),
+      newConversationsPerMinute: limit('newConversationsPerMinute', DEFAULT_LIMITS.newConversationsPerMinute),
+      // Per connection as configured; a user's connections together get twice that.
+      readRowsPerConnection: { perSecond: readRows, burst: readRows * 5 },
+      readRowsPerUser: { perSecond: readRows * 2, burst: readRows * 10 },
+      sendQueueBytes: limit('sendQueueBytes', DEFAULT_LIMITS.sendQueueBytes, 64 * 1024, 1024 ** 3),
+      slowGraceMs: limit('slowClientGraceMs', DEFAULT_LIMITS.slowGraceMs, 100, 600_000),
     },
+    maxTokenTtlMs: duration('MAX_TOKEN_TTL', get('maxTokenTtl'), DEFAULT_MAX_TOKEN_TTL_MS),
+    trustProxy: (get('trustProxy') ?? '')
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean)
+      .map(checkProxy),
     helloTimeoutMs: integer('HELLO_TIMEOUT_MS', get('helloTimeoutMs'), Limits.helloTimeoutMs, 100, 600_000),
     typingExpiryMs: integer('TYPING_EXPIRY_MS', get('typingExpiryMs'), Limits.typingExpiryMs, 100, 600_000),
     allowUwsFallback: ['1', 'true', 'yes'].includes((get('allowUwsFallback') ?? '').toLowerCase()),

@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { after, before, describe, test } from 'node:test';
 import { Id } from '../../protocol/index.js';
 import * as v from 'valibot';
-import type { Logger } from '../hub.js';
+import type { Logger } from '../hub/index.js';
 import { startNats, type NatsServer } from '../test/services.js';
 import { conversationSubject, NatsBus, parseNatsUrl } from './nats.js';
 import type { BusEvent, BusHandlers } from './types.js';
@@ -21,7 +21,7 @@ class Recorder implements BusHandlers {
   }
 }
 
-const typing = (conv: string, user: string): BusEvent => ({ kind: 'typing', conv, user, active: true, origin: 'test' });
+const typing = (conv: string, user: string): BusEvent => ({ kind: 'typing', conv, user, active: true });
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

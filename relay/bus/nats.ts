@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, type ConnectionOptions, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ID_PATTERN } from '../../protocol/index.js';
-import type { Logger } from '../hub.js';
+import type { Logger } from '../hub/index.js';
 import type { Bus, BusEvent, BusHandlers } from './types.js';
 
 const WIRE_VERSION = 1;

@@ -8,7 +8,7 @@ import type { Member, MessageFrame } from '../../protocol/index.js';
 
 export type BusEvent =
   | { kind: 'msg'; message: MessageFrame }
-  | { kind: 'typing'; conv: string; user: string; active: boolean; origin: string }
+  | { kind: 'typing'; conv: string; user: string; active: boolean }
   | { kind: 'receipt'; conv: string; member: Member }
   | { kind: 'member'; conv: string; member: Member };
 

@@ -11,7 +11,7 @@ import type { FileRef, Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
 import { advanceCursor } from './cursor.js';
 import { messageFromInput, messageFromRow, type MessageRow } from './rows.js';
-import type { AppendInput, AppendResult, CursorUpdate, Page, Store, StoredMessage } from './types.js';
+import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store, type StoredMessage } from './types.js';
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +37,25 @@ interface MemberRow {
   name: string;
   delivered: number;
   read: number;
+}
+
+/**
+ * SQLite result codes that say the disk, not the request, is the problem (full, I/O error,
+ * locked for longer than busy_timeout, read-only): the client gets `unavailable` and retries,
+ * as with a PostgreSQL outage, instead of `internal`.
+ */
+const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|PROTOCOL)/;
+
+function diskErrors<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
+      throw new StoreUnavailableError(`SQLite: ${code}`, { cause: error });
+    }
+    throw error;
+  }
 }
 
 const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
@@ -132,6 +151,10 @@ export class SqliteStore implements Store {
 
   /** Appends a batch in one transaction. Public for the group-commit benchmark. */
   appendBatch(batch: readonly AppendInput[]): AppendResult[] {
+    return diskErrors(() => this._appendBatch(batch));
+  }
+
+  private _appendBatch(batch: readonly AppendInput[]): AppendResult[] {
     return this._db.transaction((items: readonly AppendInput[]) =>
       items.map((input): AppendResult => {
         const existing = this._stmts.findById.get(input.conv, input.id);
@@ -173,7 +196,7 @@ export class SqliteStore implements Store {
   }
 
   async addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
-    return this._db.transaction(() => {
+    return diskErrors(this._db.transaction(() => {
       const row = this._stmts.member.get(conv, user.id);
       if (!row) {
         this._stmts.insertMember.run(conv, user.id, user.name);
@@ -181,11 +204,11 @@ export class SqliteStore implements Store {
       }
       if (row.name !== user.name) this._stmts.renameMember.run(user.name, conv, user.id);
       return { member: { ...toMember(row), name: user.name }, isNew: false };
-    })();
+    }));
   }
 
   async setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
-    return this._db.transaction((): Member | null => {
+    return diskErrors(this._db.transaction((): Member | null => {
       const row = this._stmts.member.get(conv, userId);
       if (!row) return null;
       const head = Number(this._stmts.head.get(conv)?.head ?? 0);
@@ -193,7 +216,7 @@ export class SqliteStore implements Store {
       if (!next) return null;
       this._stmts.updateCursor.run(next.delivered, next.read, conv, userId);
       return next;
-    })();
+    }));
   }
 
   async members(conv: string): Promise<Member[]> {

@@ -178,13 +178,20 @@ describe('messaging', () => {
     other.close();
   });
 
-  test('files - a message can carry a file reference', async () => {
+  test('files - a message carries an uploaded file, described by what the relay stored', async () => {
     const client = await TestClient.login(relay.wsUrl, { user: 'filer' });
     await client.join('with-file');
-    const file = { url: '/files/abcdefghijklmnopqrstuv', name: 'report.pdf', size: 2048, type: 'application/pdf' };
-    client.send({ type: 'send', conv: 'with-file', id: 'f1', file });
+    const upload = await fetch(`${relay.httpUrl}/upload?conv=with-file`, {
+      method: 'POST',
+      headers: { 'X-Chat-User': 'filer', 'Content-Type': 'application/pdf', 'X-File-Name': 'report.pdf' },
+      body: new Uint8Array(2048),
+    });
+    assert.equal(upload.status, 201);
+    const stored = (await upload.json()) as { url: string; name: string; size: number; type: string };
+    // The client's own name, size and type are not believed: the relay's record is.
+    client.send({ type: 'send', conv: 'with-file', id: 'f1', file: { ...stored, name: 'other.exe', size: 1, type: 'text/html' } });
     const msg = (await client.next((f) => f.type === 'msg')) as Msg;
-    assert.deepEqual(msg.file, file);
+    assert.deepEqual(msg.file, { url: stored.url, name: 'report.pdf', size: 2048, type: 'application/pdf' });
     assert.equal(msg.text, undefined);
     client.close();
   });

@@ -114,12 +114,17 @@ describe('session - JWT mode', () => {
     client.close();
   });
 
-  test('hello - a second hello on the same connection is a bad frame', async () => {
-    const token = await auth.sign({ sub: 'dave', convs: ['*'] });
+  test('hello - a second hello renews the token of the same user; another user\'s token is refused', async () => {
+    const token = await auth.sign({ sub: 'dave', convs: ['*'] }, '1h');
     const client = await TestClient.login(relay.wsUrl, { token });
-    client.send({ type: 'hello', v: 1, token });
-    await client.next(isError(ErrorCode.badFrame));
-    assert.ok(client.isOpen);
+    const renewed = await auth.sign({ sub: 'dave', convs: ['*'] }, '2h');
+    client.send({ type: 'hello', v: 1, token: renewed, ref: 'renew' });
+    const welcome = await client.next((f) => f.type === 'welcome' && f.ref === 'renew');
+    assert.ok(welcome.type === 'welcome' && welcome.expires! > Date.now() + 90 * 60_000, 'welcome carries the new expiry');
+    client.send({ type: 'hello', v: 1, token: await auth.sign({ sub: 'eve', convs: ['*'] }), ref: 'swap' });
+    const refused = await client.next((f) => f.type === 'error' && f.ref === 'swap');
+    assert.ok(refused.type === 'error' && refused.code === ErrorCode.unauthorized && /another user/.test(refused.message));
+    assert.ok(client.isOpen, 'the connection stays, on its current token');
     client.close();
   });
 });

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ErrorCode, type ServerFrame } from '../protocol/index.js';
-import { Authenticator } from './hub/handshake.js';
-import { LocalBus } from './bus/local.js';
-import { Hub, SendResult, type Logger, type Session, type WebSocketLike } from './hub.js';
-import { SqliteStore } from './store/sqlite.js';
-import { StoreUnavailableError, type Store } from './store/types.js';
+import { ErrorCode, type ServerFrame } from '../../protocol/index.js';
+import { Authenticator } from './handshake.js';
+import { LocalBus } from '../bus/local.js';
+import { Hub, SendResult, type HubOptions, type Logger, type Session, type WebSocketLike } from './index.js';
+import { SqliteStore } from '../store/sqlite.js';
+import { StoreUnavailableError, type Store } from '../store/types.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -35,8 +35,21 @@ class FakeSocket implements WebSocketLike {
   }
 }
 
+/** A hub in open mode over an in-memory store and the local bus; `overrides` replace any option. */
+function hubOptions(overrides: Partial<HubOptions> = {}): HubOptions {
+  return {
+    store: new SqliteStore({ path: ':memory:' }),
+    busFactory: async (handlers) => new LocalBus(handlers),
+    auth: new Authenticator({ verifier: null }),
+    files: { describe: async () => null },
+    logger: silent,
+    maxUploadBytes: 1000,
+    ...overrides,
+  };
+}
+
 async function makeHub(store: Store = new SqliteStore({ path: ':memory:' })) {
-  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Authenticator({ verifier: null }), logger: silent, maxUploadBytes: 1000 });
+  const hub = new Hub(hubOptions({ store }));
   await hub.start();
   return hub;
 }
@@ -121,7 +134,7 @@ test('hub - events arriving during catch-up are held back and not duplicated', a
 
 test('hub - hello timeout and shutdown close sessions with the protocol codes', async () => {
   const store = new SqliteStore({ path: ':memory:' });
-  const hub = new Hub({ store, busFactory: async (h) => new LocalBus(h), auth: new Authenticator({ verifier: null }), logger: silent, maxUploadBytes: 1, helloTimeoutMs: 30 });
+  const hub = new Hub(hubOptions({ store, helloTimeoutMs: 30 }));
   await hub.start();
   const idle = new FakeSocket();
   hub.open(idle);
@@ -134,18 +147,17 @@ test('hub - hello timeout and shutdown close sessions with the protocol codes', 
 });
 
 test('hub - messages that reach this relay out of seq order (another relay published them) go out in order', async () => {
-  let bus: import('./bus/types.js').BusHandlers | undefined;
+  let bus: import('../bus/types.js').BusHandlers | undefined;
   const store = new SqliteStore({ path: ':memory:' });
-  const hub = new Hub({
-    store,
-    busFactory: async (handlers) => {
-      bus = handlers;
-      return new LocalBus(handlers);
-    },
-    auth: new Authenticator({ verifier: null }),
-    logger: silent,
-    maxUploadBytes: 1,
-  });
+  const hub = new Hub(
+    hubOptions({
+      store,
+      busFactory: async (handlers) => {
+        bus = handlers;
+        return new LocalBus(handlers);
+      },
+    }),
+  );
   await hub.start();
   const { socket } = await connect(hub, 'bob', 'c');
   const from = { id: 'alice', name: 'Alice' };
