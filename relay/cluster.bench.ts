@@ -13,6 +13,7 @@ import * as hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { startRelay, type RelayProcess } from './test/harness.js';
 import { startNats, startPostgres } from './test/services.js';
+import { LIFTED_LIMITS_ENV } from './config.js';
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +110,7 @@ async function measure(label: string, sendUrl: string, receiveUrl: string): Prom
 const ms = (us: number) => (us / 1000).toFixed(2);
 
 async function main(): Promise<void> {
-  const env = { RATE_LIMIT: '1000000', RATE_BURST: '1000000', LOG_LEVEL: 'info' };
+  const env = { ...LIFTED_LIMITS_ENV, LOG_LEVEL: 'info' };
   console.log(`fan-out latency: ${rate} msg/s for ${seconds} s, ${senderCount} senders, ${receiverCount} receivers (first ${warmupMs} ms not counted)`);
   const single = await startRelay({ env });
   const [nats, pg] = await Promise.all([startNats(), startPostgres()]);

@@ -178,3 +178,18 @@ function rootUrl(): URL {
   const here = new URL('.', import.meta.url);
   return here.pathname.includes('/build/relay/') ? new URL('../', here) : here;
 }
+
+/**
+ * Settings that lift every per-client limit, for load tests and benchmarks against a relay
+ * you own: thousands of simulated clients share one address and one machine.
+ */
+export const LIFTED_LIMITS_ENV = {
+  RATE_LIMIT: '1000000',
+  RATE_BURST: '1000000',
+  MAX_CONNECTIONS_PER_IP: '1000000',
+  MAX_UNAUTHENTICATED_PER_IP: '1000000',
+  MAX_CONNECTIONS_PER_USER: '1000000',
+  MAX_JOINS_PER_CONNECTION: '1000000',
+  NEW_CONVERSATIONS_PER_MINUTE: '1000000',
+  READ_ROWS_PER_SECOND: '100000000',
+} as const;

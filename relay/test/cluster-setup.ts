@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRelay, type RelayProcess } from './harness.js';
 import { startNats, startPostgres, type NatsServer, type PostgresServer } from './services.js';
+import { LIFTED_LIMITS_ENV } from '../config.js';
 
 export interface ClusterServices {
   nats: NatsServer;
@@ -34,15 +35,14 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
-/** `count` relays on one fresh database, sharing one DATA_DIR, with rate limits out of the way. */
+/** `count` relays on one fresh database, sharing one DATA_DIR, with per-client limits out of the way. */
 export async function startCluster(services: ClusterServices, count = 2, env: Record<string, string> = {}): Promise<Cluster> {
   const databaseUrl = await services.pg.createDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'chat-cluster-data-'));
   const relayEnv = {
     NATS_URL: services.nats.url,
     DATABASE_URL: databaseUrl,
-    RATE_LIMIT: '1000000',
-    RATE_BURST: '1000000',
+    ...LIFTED_LIMITS_ENV,
     ...env,
   };
   // One after the other: FileStore.init() wipes DATA_DIR/files/tmp, which races when
