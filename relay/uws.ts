@@ -9,6 +9,28 @@ import type * as UwsTypes from 'uWebSockets.js';
 
 export type Uws = typeof UwsTypes;
 
+/** uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: bind without SO_REUSEPORT. */
+const LISTEN_EXCLUSIVE_PORT = 1;
+
+type ListenWithOptions = (
+  host: string,
+  port: number,
+  options: number,
+  callback: (socket: UwsTypes.us_listen_socket | false) => void,
+) => UwsTypes.TemplatedApp;
+
+/**
+ * Listens on host:port and nowhere that another process already listens. uWS binds with
+ * SO_REUSEPORT by default, and with it a second relay on a taken port starts happily and the
+ * kernel splits the clients between the two. The native binary (and the JS fallback) take
+ * listen(host, port, options, callback); the bundled d.ts only declares the options for
+ * listen(port, …).
+ */
+export function listenExclusive(app: UwsTypes.TemplatedApp, host: string, port: number): Promise<UwsTypes.us_listen_socket | false> {
+  const listen = app.listen as unknown as ListenWithOptions;
+  return new Promise((resolve) => listen.call(app, host, port, LISTEN_EXCLUSIVE_PORT, resolve));
+}
+
 const require = createRequire(import.meta.url);
 
 export class NativeUwsMissingError extends Error {

@@ -3,10 +3,11 @@
  * synchronously (uWS request objects die when the handler returns) and hands it to the hub,
  * the authenticator or the file store; no chat rules live here.
  */
+import { connect } from 'node:net';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { FileStore } from '../files/store.js';
 import type { Authenticator, Hub, Logger } from '../hub/index.js';
-import type { Uws } from '../uws.js';
+import { listenExclusive, type Uws } from '../uws.js';
 import { TrustedProxies } from './client-address.js';
 import { Cors } from './cors.js';
 import { serveFile } from './download.js';
@@ -29,6 +30,10 @@ export interface ServerOptions {
   trustProxy?: readonly string[];
 }
 
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
 export class RelayServer {
   private readonly _app: TemplatedApp;
   private _listenSocket: us_listen_socket | null = null;
@@ -39,22 +44,27 @@ export class RelayServer {
   }
 
   /**
-   * Listens, retrying while the port is busy. This uWS build binds without SO_REUSEADDR,
-   * so after a restart the port stays unusable while the previous process's closed
-   * connections sit in TIME_WAIT (up to 60 s on Linux); retrying turns that into a short
-   * wait instead of a failed restart.
+   * Listens on host:port, alone: a port where another process listens is refused at once
+   * (PortInUseError). A port that refuses the bind while nobody listens on it is waited for:
+   * after a restart, the previous process's closed connections may hold it in TIME_WAIT (up
+   * to 60 s on Linux), and retrying turns that into a short wait instead of a failed restart.
    */
   async listen(host: string, port: number, retryForMs = 90_000): Promise<number> {
     const deadline = Date.now() + retryForMs;
     for (let attempt = 0; ; attempt++) {
-      const socket = await new Promise<us_listen_socket | false>((resolve) => this._app.listen(host, port, resolve));
+      const socket = await listenExclusive(this._app, host, port);
       if (socket) {
         this._listenSocket = socket;
         return this._o.uws.us_socket_local_port(socket as never);
       }
-      if (port === 0 || Date.now() >= deadline) throw new Error(`cannot listen on ${host}:${port}`);
+      if (port !== 0 && (await someoneListens(host, port))) {
+        throw new PortInUseError(`port ${host}:${port} is in use by another process`);
+      }
+      if (port === 0 || Date.now() >= deadline) {
+        throw new Error(`cannot listen on ${host}:${port}: the port refused the bind for ${Math.round(retryForMs / 1000)} s although nothing listens on it`);
+      }
       if (attempt === 0) {
-        this._o.logger.warn({ host, port }, 'port busy (in use, or closed connections of a previous run in TIME_WAIT); retrying for up to 90 s');
+        this._o.logger.warn({ host, port }, 'port busy but nobody listens on it (closed connections of a previous run in TIME_WAIT?); retrying for up to 90 s');
       }
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
@@ -85,4 +95,23 @@ export class RelayServer {
     app.get('/*', (res, req) => serveDemo(res, req, this._o.demoDir));
     app.any('/*', (res) => notFound(res));
   }
+}
+
+/** Whether a TCP connection to host:port succeeds, i.e. some process listens there (a wildcard host is probed on loopback). */
+async function someoneListens(host: string, port: number): Promise<boolean> {
+  const targets = host === '0.0.0.0' || host === '' ? ['127.0.0.1'] : host === '::' ? ['::1', '127.0.0.1'] : [host];
+  for (const target of targets) {
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: target, port, timeout: 1000 });
+      const done = (result: boolean) => {
+        socket.destroy();
+        resolve(result);
+      };
+      socket.once('connect', () => done(true));
+      socket.once('timeout', () => done(false));
+      socket.once('error', () => done(false));
+    });
+    if (connected) return true;
+  }
+  return false;
 }
