@@ -12,10 +12,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNats, startPostgres, type NatsServer, type PostgresServer } from './test/services.js';
+import { spawnRelay } from '../tools/spawn-relay.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -91,29 +91,18 @@ async function ensureWidgetBundle(): Promise<void> {
   if (code !== 0) console.warn('cluster: widget build failed; the relays run, but the demo page will have no widget');
 }
 
-function startRelay(port: number, host: string, env: Record<string, string>): Promise<Relay> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'relay/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: host },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startRelay(port: number, host: string, env: Record<string, string>): Promise<Relay> {
+  const relay = await spawnRelay({
+    port,
+    host,
+    env,
+    timeoutMs: 30_000,
+    onLine: (line) => console.log(`[relay :${port}] ${line}`),
+  }).catch((error: unknown) => {
+    // Its output is on the terminal already (onLine); the first line says what went wrong.
+    throw new Error(String((error as Error).message).split('\n')[0]);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay :${port} did not start in 30 s`)), 30_000);
-    const onLine = (line: string) => {
-      console.log(`[relay :${port}] ${line}`);
-      if (line.includes('relay listening')) {
-        clearTimeout(timer);
-        resolve({ port, child, exited });
-      }
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`relay :${port} exited with ${child.exitCode ?? child.signalCode} before listening`));
-    });
-  });
+  return { port, child: relay.child, exited: relay.exited.then(() => undefined) };
 }
 
 async function stopRelay(relay: Relay): Promise<void> {

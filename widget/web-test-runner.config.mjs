@@ -1,14 +1,10 @@
 // Component tests of the view in Debian's Chromium (test tools cannot download browsers here).
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import rollupCommonjs from '@rollup/plugin-commonjs';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
 import { fromRollup } from '@web/dev-server-rollup';
 import { chromeLauncher } from '@web/test-runner-chrome';
+import { startRelay } from '../tools/spawn-relay.mjs';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './test/chromium-args.mjs';
 
 const commonjs = fromRollup(rollupCommonjs);
@@ -19,43 +15,19 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * a child process on a free port with a temp data dir, its URL served at /__relay.
  */
 function relayPlugin() {
-  let child;
-  let dataDir;
-  let wsUrl;
+  /** @type {import('../tools/spawn-relay.d.mts').RelayProcess | undefined} */
+  let relay;
   return {
     name: 'chat-relay',
     async serverStart() {
-      dataDir = await mkdtemp(join(tmpdir(), 'chat-relay-wtr-'));
-      const env = { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-      for (const key of ['CHAT_JWT_SECRET', 'ALLOWED_ORIGINS', 'NATS_URL', 'DATABASE_URL']) delete env[key];
-      child = spawn(process.execPath, ['--import', 'tsx', join(root, 'relay/main.ts')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const logs = [];
-      const port = await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`relay did not start:\n${logs.join('\n')}`)), 60_000);
-        const onLine = (line) => {
-          logs.push(line);
-          const match = /"port":(\d+).*relay listening/.exec(line);
-          if (match) {
-            clearTimeout(timer);
-            resolve(Number(match[1]));
-          }
-        };
-        createInterface({ input: child.stdout }).on('line', onLine);
-        createInterface({ input: child.stderr }).on('line', onLine);
-        child.once('exit', (code) => reject(new Error(`relay exited with ${code}:\n${logs.join('\n')}`)));
-      });
-      wsUrl = `ws://127.0.0.1:${port}/ws`;
+      // 60 s: the relay starts while Chromium launches, on a machine that may be busy.
+      relay = await startRelay({ timeoutMs: 60_000 });
     },
     async serverStop() {
-      if (child && child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
-      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+      await relay?.dispose();
     },
     serve(context) {
-      if (context.path === '/__relay') return { body: JSON.stringify({ wsUrl }), type: 'json' };
+      if (context.path === '/__relay') return { body: JSON.stringify({ wsUrl: relay?.wsUrl }), type: 'json' };
       return undefined;
     },
   };

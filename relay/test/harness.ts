@@ -1,120 +1,15 @@
 /**
- * Test harness shared by the relay, scale-out, widget end-to-end and load tests: a real
+ * Test harness shared by the relay, scale-out and widget tests: a real
  * relay in a child process on a free port with a temp data dir, and a small WebSocket
  * client that records every frame it receives.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { ServerFrame } from '../../protocol/index.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export interface RelayOptions {
-  env?: Record<string, string | undefined>;
-  /** Reuse a data dir (e.g. to restart on the same store); a fresh temp dir otherwise. */
-  dataDir?: string;
-  /** Fixed port, e.g. to restart a relay where its clients expect it; 0 = any free port. */
-  port?: number;
-}
-
-export interface RelayProcess {
-  port: number;
-  wsUrl: string;
-  httpUrl: string;
-  dataDir: string;
-  child: ChildProcess;
-  /** Everything the relay logged (JSON lines). */
-  logs: string[];
-  /** SIGTERM and wait for the exit code. */
-  stop(): Promise<number | null>;
-  /** SIGKILL and wait. */
-  kill(): Promise<void>;
-  /**
-   * Kills it (if running) and starts a new relay on the same data dir. On a NEW port unless
-   * `samePort`: the old port may stay blocked by TIME_WAIT for up to a minute (see
-   * RelayServer.listen), which the relay waits out, but tests should not.
-   */
-  restart(options?: { env?: Record<string, string | undefined>; samePort?: boolean }): Promise<RelayProcess>;
-  /** Stops it (if running) and removes the temp dir it created. */
-  dispose(): Promise<void>;
-}
-
-export async function startRelay(options: RelayOptions = {}): Promise<RelayProcess> {
-  const ownsDir = !options.dataDir;
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'chat-relay-test-')));
-  const env = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: String(options.port ?? 0),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'info',
-    CHAT_JWT_SECRET: undefined,
-    ALLOWED_ORIGINS: undefined,
-    NATS_URL: undefined,
-    DATABASE_URL: undefined,
-    ...options.env,
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'relay/main.ts')], {
-    cwd: ROOT,
-    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start in 20 s:\n${logs.join('\n')}`)), 20_000);
-    const onLine = (line: string) => {
-      logs.push(line);
-      const match = /"port":(\d+).*relay listening/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`relay exited with ${code} before listening:\n${logs.join('\n')}`));
-    });
-  });
-  const relay: RelayProcess = {
-    port,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
-    httpUrl: `http://127.0.0.1:${port}`,
-    dataDir,
-    child,
-    logs,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      return exited;
-    },
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async restart(restartOptions = {}) {
-      await relay.kill();
-      return startRelay({
-        env: { ...options.env, ...restartOptions.env },
-        dataDir,
-        port: restartOptions.samePort ? port : (options.port ?? 0),
-      });
-    },
-    async dispose() {
-      await relay.kill();
-      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-  return relay;
-}
+// The relay process itself comes from the one spawn helper (also used by the wtr config,
+// the load harness and `npm run cluster`): a free port, ready when /healthz answers.
+export { startRelay } from '../../tools/spawn-relay.mjs';
+export type { RelayOptions, RelayProcess } from '../../tools/spawn-relay.mjs';
 
 type Predicate = (frame: ServerFrame) => boolean;
 
