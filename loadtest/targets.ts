@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startRelay, type RelayProcess } from '../relay/test/harness.js';
+import { startRelay, type RelayProcess } from '../tools/spawn-relay.mjs';
 import { TargetName, WireKind } from './types.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -75,14 +75,14 @@ function relayTarget(relay: RelayProcess): StartedTarget {
  * The reported CPU and memory are the two relays' (nats-server and PostgreSQL not included).
  */
 async function startCluster(): Promise<StartedTarget> {
-  const needed = ['relay/bus/nats.ts', 'relay/store/postgres.ts', 'relay/test/services.ts'];
+  const needed = ['relay/bus/nats.ts', 'relay/store/postgres.ts', 'tools/services.ts'];
   const missing = needed.filter((file) => !existsSync(`${ROOT}${file}`));
   if (missing.length > 0) {
     throw new TargetUnavailableError(
       `cluster mode not available: this checkout has no ${missing.join(', ')} (NATS bus / PostgreSQL store not built yet)`,
     );
   }
-  const services = await import('../relay/test/services.js');
+  const services = await import('../tools/services.js');
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);

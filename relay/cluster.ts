@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startNats, startPostgres, type NatsServer, type PostgresServer } from './test/services.js';
+import { startNats, startPostgres, type NatsServer, type PostgresServer } from '../tools/services.js';
 import { spawnRelay } from '../tools/spawn-relay.mjs';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
