@@ -18,13 +18,17 @@
  * - committing: the body is complete; the file store moves it into place.
  * - done: answered, or the client went away.
  *
+ * A write error (disk full, no file descriptor left) in receiving or committing is answered
+ * at once (507 for a full disk, 500 otherwise) after the file store removed the partial
+ * file; a body still arriving is then discarded (answered already) so the socket is freed.
+ *
  * `_setState` is the only place the state changes; it also pauses and resumes the socket to
  * match the new state and throws away a partial file the new state no longer holds.
  */
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { ID_PATTERN } from '../../protocol/index.js';
 import { cleanContentType, cleanFileName } from '../files/policy.js';
-import { UploadTooLargeError, type FileStore, type UploadWriter } from '../files/store.js';
+import { isOutOfSpace, UploadTooLargeError, type FileStore, type UploadWriter } from '../files/store.js';
 import { AuthError, canAccess, type Authenticator, type Identity, type Logger } from '../hub/index.js';
 import type { Cors } from './cors.js';
 import { json } from './reply.js';
@@ -48,7 +52,8 @@ interface Answer {
 type UploadState =
   | { name: 'authenticating'; pending: Buffer[] }
   | { name: 'receiving'; writer: UploadWriter; waitingForDisk: boolean }
-  | { name: 'discarding'; answer: Answer; budget: number }
+  /** `answer` null: already answered (after a write error); the rest of the body is only read. */
+  | { name: 'discarding'; answer: Answer | null; budget: number }
   | { name: 'committing'; writer: UploadWriter }
   /** `socket: 'gone'`: the client went away, and `res` may no longer be touched. */
   | { name: 'done'; socket: 'open' | 'gone' };
@@ -115,8 +120,8 @@ class UploadRequest {
         return;
       case 'discarding':
         state.budget -= chunk.byteLength;
-        if (isLast) this._answer(state.answer);
-        else if (state.budget < 0) this._answer(state.answer, true);
+        if (isLast) this._finishDiscarding(state.answer, false);
+        else if (state.budget < 0) this._finishDiscarding(state.answer, true);
         return;
       case 'committing':
       case 'done':
@@ -128,7 +133,9 @@ class UploadRequest {
     const state = this._state;
     if (state.name !== 'authenticating') return;
     if (!canAccess(identity, conv)) return this._refuse('403 Forbidden', `not allowed to upload to ${conv}`);
-    const writer = this._o.files.begin({ ...file, conv, uploader: identity.user.id }, this._o.maxUploadBytes);
+    const writer = this._o.files.begin({ ...file, conv, uploader: identity.user.id }, this._o.maxUploadBytes, (error) =>
+      this._onWriteError(writer, error),
+    );
     this._setState({ name: 'receiving', writer, waitingForDisk: false });
     // The chunks read before the pause; the last of them may have been the end of the body.
     for (const chunk of state.pending) this._write(chunk, false);
@@ -162,11 +169,28 @@ class UploadRequest {
     this._setState({ name: 'committing', writer });
     writer.commit().then(
       (file) => this._answer({ status: '201 Created', body: file }),
-      (error: unknown) => {
-        this._o.logger.error({ err: error }, 'upload failed');
-        this._answer({ status: '500 Internal Server Error', body: { error: 'could not store the file' } });
-      },
+      (error: unknown) => this._onWriteError(writer, error),
     );
+  }
+
+  /** The file store could not write (it has already removed the partial file): answer now. */
+  private _onWriteError(writer: UploadWriter, error: unknown): void {
+    const state = this._state;
+    if (writerOf(state) !== writer) return;
+    const full = isOutOfSpace(error);
+    this._o.logger.error({ err: error, file: writer.id, received: this._received }, `upload failed: ${full ? 'out of disk space' : 'could not write the file'}`);
+    const answer = full
+      ? { status: '507 Insufficient Storage', body: { error: 'the relay is out of storage space' } }
+      : { status: '500 Internal Server Error', body: { error: 'could not store the file' } };
+    if (state.name === 'committing' || this._bodyComplete) return this._answer(answer);
+    this._answer(answer, false, { name: 'discarding', answer: null, budget: DISCARD_LIMIT });
+  }
+
+  private _finishDiscarding(answer: Answer | null, tooLarge: boolean): void {
+    if (answer) return this._answer(answer, tooLarge);
+    this._setState({ name: 'done', socket: 'open' });
+    // Answered already; the rest is more than is worth reading: close (it would be parsed as the next request).
+    if (tooLarge) this._res.close();
   }
 
   /** Refuses the upload: at once when its body is in, else after discarding a small rest (see the top). */
@@ -178,9 +202,10 @@ class UploadRequest {
     else this._answer(answer, true);
   }
 
-  private _answer({ status, body }: Answer, closeConnection = false): void {
+  /** Answers, and moves to `then` (done unless the rest of the body is still to be read). */
+  private _answer({ status, body }: Answer, closeConnection = false, then: UploadState = { name: 'done', socket: 'open' }): void {
     if (this._state.name === 'done') return;
-    this._setState({ name: 'done', socket: 'open' });
+    this._setState(then);
     this._res.cork(() => json(this._res, status, body, (res) => this._o.cors.writeHeaders(res, this._origin), closeConnection));
   }
 
