@@ -15,18 +15,24 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import * as v from 'valibot';
 import type { FileRef } from '../../protocol/index.js';
 
-export interface StoredFileMeta {
-  name: string;
-  type: string;
-  size: number;
-  conv: string;
-  uploader: string;
-  createdAt: number;
-}
+const StoredFileMeta = v.object({
+  name: v.string(),
+  type: v.string(),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  conv: v.string(),
+  uploader: v.string(),
+  createdAt: v.number(),
+});
+export type StoredFileMeta = v.InferOutput<typeof StoredFileMeta>;
+
+/** What the relay knows about a stored file: the truth behind a `/files/<id>` reference. */
+export type FileDescription = Pick<StoredFileMeta, 'name' | 'type' | 'size' | 'conv' | 'uploader'>;
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const URL_PATTERN = /^\/files\/([A-Za-z0-9_-]{22})$/;
 /**
  * Temp dirs of other hosts (DATA_DIR may be shared) are removed once nobody wrote to them
  * for this long; a live relay's uploads touch theirs far more often.
@@ -232,14 +238,27 @@ export class FileStore {
     return new UploadWriter(id, paths, meta, maxBytes, this._createWriteStream(tmpData), onError);
   }
 
-  /** The metadata of a stored file, or null for an unknown or malformed id. */
+  /**
+   * The metadata of a stored file; null for a malformed or unknown id, unreadable or
+   * malformed metadata, or bytes that are missing or not of the recorded size.
+   */
   async lookup(id: string): Promise<StoredFileMeta | null> {
     if (!ID_PATTERN.test(id)) return null;
     try {
-      return JSON.parse(await readFile(this.metaPath(id), 'utf8')) as StoredFileMeta;
+      const parsed = v.safeParse(StoredFileMeta, JSON.parse(await readFile(this.metaPath(id), 'utf8')));
+      if (!parsed.success) return null;
+      const data = await stat(this.dataPath(id));
+      return data.isFile() && data.size === parsed.output.size ? parsed.output : null;
     } catch {
       return null;
     }
+  }
+
+  /** The stored file behind a `/files/<id>` URL (as /upload returned it), or null when there is none. */
+  async describe(url: string): Promise<FileDescription | null> {
+    const id = URL_PATTERN.exec(url)?.[1];
+    const meta = id ? await this.lookup(id) : null;
+    return meta && { name: meta.name, type: meta.type, size: meta.size, conv: meta.conv, uploader: meta.uploader };
   }
 }
 

@@ -4,7 +4,6 @@
  * nosniff, a sandbox CSP, and `attachment` for anything but plain images.
  */
 import { createReadStream, type ReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { isInline } from '../files/policy.js';
 import type { FileStore } from '../files/store.js';
@@ -21,10 +20,10 @@ export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore,
     aborted = true;
     stopStreaming();
   });
-  void files.lookup(id).then(async (meta) => {
-    const size = meta ? await stat(files.dataPath(id)).then((s) => s.size, () => -1) : -1;
+  // lookup checks that the bytes are there, at the recorded size.
+  void files.lookup(id).then((meta) => {
     if (aborted) return;
-    if (!meta || size < 0) {
+    if (!meta) {
       res.cork(() => json(res, '404 Not Found', { error: 'no such file' }, (r) => cors.writeHeaders(r, origin)));
       return;
     }
@@ -39,7 +38,7 @@ export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore,
         .writeHeader('Cache-Control', 'private, max-age=31536000, immutable');
       cors.writeHeaders(res, origin);
     });
-    const stream = streamFile(res, files.dataPath(id), size, () => aborted);
+    const stream = streamFile(res, files.dataPath(id), meta.size, () => aborted);
     stopStreaming = () => stream.destroy();
   });
 }
