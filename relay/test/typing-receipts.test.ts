@@ -5,63 +5,77 @@ import { startRelay, TestClient, type RelayProcess } from './harness.js';
 
 const typing = (user: string, active: boolean) => (f: ServerFrame) => f.type === 'typing' && f.user === user && f.active === active;
 
+/**
+ * The relay clears a typing indicator after TYPING_EXPIRY_MS of silence anyway; here that is
+ * 30 s, so an `active:false` within STOP_WITHIN_MS can only come from what the test did.
+ */
+const LONG_EXPIRY_MS = 30_000;
+const STOP_WITHIN_MS = 3000;
+
+async function pair(relay: RelayProcess, conv: string) {
+  const alice = await TestClient.login(relay.wsUrl, { user: 'alice' });
+  const bob = await TestClient.login(relay.wsUrl, { user: 'bob' });
+  await alice.join(conv);
+  await bob.join(conv);
+  return { alice, bob };
+}
+
 describe('typing', () => {
   let relay: RelayProcess;
   before(async () => {
-    relay = await startRelay({ env: { TYPING_EXPIRY_MS: '700' } });
+    relay = await startRelay({ env: { TYPING_EXPIRY_MS: String(LONG_EXPIRY_MS) } });
   });
   after(() => relay.dispose());
 
-  async function pair(conv: string) {
-    const alice = await TestClient.login(relay.wsUrl, { user: 'alice' });
-    const bob = await TestClient.login(relay.wsUrl, { user: 'bob' });
-    await alice.join(conv);
-    await bob.join(conv);
-    return { alice, bob };
-  }
-
   test('typing - goes to the others, not back to the typist; explicit stop clears it', async () => {
-    const { alice, bob } = await pair('t-basic');
+    const { alice, bob } = await pair(relay, 't-basic');
     alice.send({ type: 'typing', conv: 't-basic', active: true });
     await bob.next(typing('alice', true));
     alice.send({ type: 'typing', conv: 't-basic', active: false });
-    await bob.next(typing('alice', false));
+    await bob.next(typing('alice', false), STOP_WITHIN_MS);
     assert.ok(!alice.frames.some((f) => f.type === 'typing'));
     alice.close();
     bob.close();
   });
 
   test('typing - expires after silence: the relay sends active:false itself', async () => {
-    const { alice, bob } = await pair('t-expiry');
-    alice.send({ type: 'typing', conv: 't-expiry', active: true });
-    await bob.next(typing('alice', true));
-    await bob.next(typing('alice', false), 5000);
-    alice.close();
-    bob.close();
+    const quick = await startRelay({ env: { TYPING_EXPIRY_MS: '700' } });
+    try {
+      const { alice, bob } = await pair(quick, 't-expiry');
+      alice.send({ type: 'typing', conv: 't-expiry', active: true });
+      await bob.next(typing('alice', true));
+      const started = Date.now();
+      await bob.next(typing('alice', false), 5000);
+      assert.ok(Date.now() - started >= 300, 'not long before the expiry');
+      alice.close();
+      bob.close();
+    } finally {
+      await quick.dispose();
+    }
   });
 
   test('typing - a stored message from the typist ends the indicator', async () => {
-    const { alice, bob } = await pair('t-send');
+    const { alice, bob } = await pair(relay, 't-send');
     alice.send({ type: 'typing', conv: 't-send', active: true });
     await bob.next(typing('alice', true));
     alice.send({ type: 'send', conv: 't-send', id: 'ts1', text: 'done typing' });
     await bob.next((f) => f.type === 'msg');
-    await bob.next(typing('alice', false), 500);
+    await bob.next(typing('alice', false), STOP_WITHIN_MS);
     alice.close();
     bob.close();
   });
 
   test('typing - the typist disconnecting ends the indicator', async () => {
-    const { alice, bob } = await pair('t-gone');
+    const { alice, bob } = await pair(relay, 't-gone');
     alice.send({ type: 'typing', conv: 't-gone', active: true });
     await bob.next(typing('alice', true));
     alice.close();
-    await bob.next(typing('alice', false), 500);
+    await bob.next(typing('alice', false), STOP_WITHIN_MS);
     bob.close();
   });
 
   test('typing - joined lists who is typing now', async () => {
-    const { alice, bob } = await pair('t-list');
+    const { alice, bob } = await pair(relay, 't-list');
     alice.send({ type: 'typing', conv: 't-list', active: true });
     await bob.next(typing('alice', true));
     const carol = await TestClient.login(relay.wsUrl, { user: 'carol' });
