@@ -100,11 +100,16 @@ describe('ordering buffer', () => {
           for (const seq of range(base + 1, base + live)) buffer.push({ seq, copy: 0 });
           for (const size of pageSizes) {
             const before = buffer.base + 1;
-            buffer.prepend(range(Math.max(1, before - size), before - 1).map((seq) => ({ seq, copy: 1 })));
+            const page = range(Math.max(1, before - size), before - 1);
+            // A whole page that ends right below the run is taken, and lowers base by its length.
+            assert.deepEqual(buffer.prepend(page.map((seq) => ({ seq, copy: 1 }))).map((i) => i.seq), page);
+            assert.equal(buffer.base, before - 1 - page.length);
           }
           const visible = seqs(buffer);
-          assert.deepEqual(visible, range(buffer.base + 1, base + live));
-          assert.ok(buffer.base >= 0);
+          // Every page was contiguous, so the run reaches down by their total size (to seq 1 at most).
+          const expectedBase = Math.max(0, base - pageSizes.reduce((sum, size) => sum + size, 0));
+          assert.equal(buffer.base, expectedBase);
+          assert.deepEqual(visible, range(expectedBase + 1, base + live));
         },
       ),
     );
