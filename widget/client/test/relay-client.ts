@@ -153,6 +153,17 @@ export function lossyWebSocket(drop: (frame: { type?: string; seq?: number }) =>
   };
 }
 
+/** A `ws` WebSocket that records every frame the client sends (parsed): what the client itself decided to send. */
+export function recordingWebSocket(sent: Array<Record<string, unknown>>): new (url: string) => SocketLike {
+  const Base = lossyWebSocket(() => false);
+  return class RecordingSocket extends Base {
+    override send(data: string): void {
+      sent.push(JSON.parse(data) as Record<string, unknown>);
+      super.send(data);
+    }
+  };
+}
+
 /** XMLHttpRequest for Node, over fetch: enough of it for the upload path (progress reported once, at the end). */
 export class FetchXhr implements XhrLike {
   status = 0;
