@@ -4,7 +4,7 @@ export declare const ROOT: string;
 export declare const MAX_LOG_LINES: number;
 
 export interface SpawnRelayOptions {
-  /** On top of process.env; `undefined` removes a variable. PORT, HOST and DATA_DIR are set from the options. */
+  /** On top of process.env; `undefined` removes a variable. PORT and HOST come from the options, DATA_DIR from `dataDir` when given. */
   env?: Record<string, string | undefined>;
   /** DATA_DIR for the relay; when absent, whatever `env`/process.env says. */
   dataDir?: string;
