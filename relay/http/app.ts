@@ -4,14 +4,15 @@
  * the authenticator or the file store; no chat rules live here.
  */
 import { connect } from 'node:net';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { FileStore } from '../files/store.js';
 import type { Authenticator, Hub, Logger } from '../hub/index.js';
 import { listenExclusive, type Uws } from '../uws.js';
 import { TrustedProxies } from './client-address.js';
 import { Cors } from './cors.js';
 import { serveFile } from './download.js';
-import { notFound } from './reply.js';
+import { refuseAmbiguousFraming } from './framing.js';
+import { endWith, notFound } from './reply.js';
 import { serveDemo, WidgetBundle } from './static.js';
 import { handleUpload } from './upload.js';
 import { registerWebSocket } from './ws.js';
@@ -81,19 +82,29 @@ export class RelayServer {
     const app = this._app;
     const cors = new Cors(this._o.allowedOrigins);
     const bundle = new WidgetBundle(this._o.widgetBundle);
+    type Handler = (res: HttpResponse, req: HttpRequest, head: boolean) => void;
+    // Every route refuses a body framed two ways before anything else (see framing.ts).
+    const guarded = (handler: Handler, head: boolean) => (res: HttpResponse, req: HttpRequest) => {
+      if (!refuseAmbiguousFraming(res, req, cors)) handler(res, req, head);
+    };
+    // HEAD is answered wherever GET is: the same status and headers, Content-Length included, no body.
+    const getAndHead = (pattern: string, handler: Handler) => {
+      app.get(pattern, guarded(handler, false));
+      app.head(pattern, guarded(handler, true));
+    };
 
     registerWebSocket(app, { uws, hub, cors, trustedProxies: new TrustedProxies(this._o.trustProxy ?? []) });
-    app.get('/healthz', (res) => {
+    getAndHead('/healthz', (res, _req, head) => {
       res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store');
-      res.end(JSON.stringify({ status: 'ok', connections: hub.sessionCount }));
+      endWith(res, JSON.stringify({ status: 'ok', connections: hub.sessionCount }), { head });
     });
-    app.get('/chat-room.js', (res, req) => bundle.serve(res, req));
-    app.options('/upload', (res, req) => cors.preflight(res, req, 'POST, OPTIONS'));
-    app.post('/upload', (res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes }));
-    app.options('/files/:id', (res, req) => cors.preflight(res, req, 'GET, OPTIONS'));
-    app.get('/files/:id', (res, req) => serveFile(res, req, files, cors));
-    app.get('/*', (res, req) => serveDemo(res, req, this._o.demoDir));
-    app.any('/*', (res) => notFound(res));
+    getAndHead('/chat-room.js', (res, req, head) => bundle.serve(res, req, head));
+    app.options('/upload', guarded((res, req) => cors.preflight(res, req, 'POST, OPTIONS'), false));
+    app.post('/upload', guarded((res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes }), false));
+    app.options('/files/:id', guarded((res, req) => cors.preflight(res, req, 'GET, HEAD, OPTIONS'), false));
+    getAndHead('/files/:id', (res, req, head) => serveFile(res, req, files, cors, head));
+    getAndHead('/*', (res, req, head) => serveDemo(res, req, this._o.demoDir, head));
+    app.any('/*', guarded((res, req) => notFound(res, req.getMethod() === 'head'), false));
   }
 }
 

@@ -10,7 +10,8 @@ import type { FileStore } from '../files/store.js';
 import type { Cors } from './cors.js';
 import { json } from './reply.js';
 
-export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore, cors: Cors): void {
+/** GET and HEAD (`head`: the same headers, no body). */
+export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore, cors: Cors, head = false): void {
   const id = req.getParameter(0) ?? '';
   const origin = req.getHeader('origin');
   let aborted = false;
@@ -24,7 +25,7 @@ export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore,
   void files.lookup(id).then((meta) => {
     if (aborted) return;
     if (!meta) {
-      res.cork(() => json(res, '404 Not Found', { error: 'no such file' }, (r) => cors.writeHeaders(r, origin)));
+      res.cork(() => json(res, '404 Not Found', { error: 'no such file' }, { head, headers: (r) => cors.writeHeaders(r, origin) }));
       return;
     }
     const disposition = isInline(meta.type) ? 'inline' : 'attachment';
@@ -37,7 +38,12 @@ export function serveFile(res: HttpResponse, req: HttpRequest, files: FileStore,
         .writeHeader('Content-Disposition', `${disposition}; filename*=UTF-8''${encodeURIComponent(meta.name)}`)
         .writeHeader('Cache-Control', 'private, max-age=31536000, immutable');
       cors.writeHeaders(res, origin);
+      if (head) {
+        res.writeHeader('Content-Length', String(meta.size));
+        res.endWithoutBody();
+      }
     });
+    if (head) return;
     const stream = streamFile(res, files.dataPath(id), meta.size, () => aborted);
     stopStreaming = () => stream.destroy();
   });

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { notFound } from './reply.js';
+import { endWith, notFound } from './reply.js';
 
 const DEMO_PAGES: Record<string, string> = { '/': 'index.html', '/index.html': 'index.html', '/embed.html': 'embed.html' };
 
@@ -25,7 +25,8 @@ export class WidgetBundle {
 
   constructor(private readonly _path: string) {}
 
-  serve(res: HttpResponse, req: HttpRequest): void {
+  /** GET and HEAD (`head`: the same headers, no body). */
+  serve(res: HttpResponse, req: HttpRequest, head = false): void {
     const ifNoneMatch = req.getHeader('if-none-match');
     const gzip = /\bgzip\b/.test(req.getHeader('accept-encoding'));
     let aborted = false;
@@ -46,12 +47,12 @@ export class WidgetBundle {
         res.writeHeader('Cache-Control', 'public, max-age=300, must-revalidate').writeHeader('ETag', bundle.etag);
         res.writeHeader('Vary', 'Accept-Encoding');
         if (notModified) {
-          res.endWithoutBody(0);
+          res.endWithoutBody();
           return;
         }
         res.writeHeader('Content-Type', 'text/javascript; charset=utf-8');
-        if (gzip) res.writeHeader('Content-Encoding', 'gzip').end(bundle.gzip);
-        else res.end(bundle.raw);
+        if (gzip) res.writeHeader('Content-Encoding', 'gzip');
+        endWith(res, gzip ? bundle.gzip : bundle.raw, { head });
       });
     });
   }
@@ -74,21 +75,23 @@ export class WidgetBundle {
   }
 }
 
-export function serveDemo(res: HttpResponse, req: HttpRequest, demoDir: string): void {
+/** GET and HEAD (`head`: the same headers, no body). */
+export function serveDemo(res: HttpResponse, req: HttpRequest, demoDir: string, head = false): void {
   const page = DEMO_PAGES[req.getUrl()];
-  if (!page) return notFound(res);
+  if (!page) return notFound(res, head);
   let aborted = false;
   res.onAborted(() => (aborted = true));
   readFile(join(demoDir, page)).then(
     (html) => {
       if (aborted) return;
       res.cork(() => {
-        res.writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache').end(html);
+        res.writeHeader('Content-Type', 'text/html; charset=utf-8').writeHeader('Cache-Control', 'no-cache');
+        endWith(res, html, { head });
       });
     },
     () => {
       if (aborted) return;
-      res.cork(() => res.writeStatus('404 Not Found').end('demo page missing'));
+      res.cork(() => endWith(res.writeStatus('404 Not Found'), 'demo page missing', { head }));
     },
   );
 }

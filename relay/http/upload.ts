@@ -206,7 +206,7 @@ class UploadRequest {
   private _answer({ status, body }: Answer, closeConnection = false, then: UploadState = { name: 'done', socket: 'open' }): void {
     if (this._state.name === 'done') return;
     this._setState(then);
-    this._res.cork(() => json(this._res, status, body, (res) => this._o.cors.writeHeaders(res, this._origin), closeConnection));
+    this._res.cork(() => json(this._res, status, body, { headers: (res) => this._o.cors.writeHeaders(res, this._origin), close: closeConnection }));
   }
 
   // ------------------------------------------------------------------ the one state change

@@ -8,6 +8,7 @@ import { SendResult, type Hub, type Session, type WebSocketLike } from '../hub/i
 import type { Uws } from '../uws.js';
 import { clientAddress, type TrustedProxies } from './client-address.js';
 import type { Cors } from './cors.js';
+import { refuseAmbiguousFraming } from './framing.js';
 
 interface SocketData {
   session?: Session;
@@ -41,6 +42,7 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
     // Frames dropped for a slow client are repaired with `resync`, not by disconnecting it.
     closeOnBackpressureLimit: 0,
     upgrade: (res, req, context) => {
+      if (refuseAmbiguousFraming(res, req, cors)) return;
       const origin = req.getHeader('origin');
       const ip = clientAddress(res, req, trustedProxies);
       res.upgrade<SocketData>(

@@ -89,22 +89,22 @@ function parseResponse(buffer: Buffer, head: boolean): { response: RawResponse; 
 
 /**
  * Opens a connection and sends `head` (a request line and headers, or anything); the caller
- * streams the rest. `next()` resolves with the next response, or null once the connection closed.
+ * streams the rest. `next()` resolves with the next response (`next(true)`: the answer to a
+ * HEAD, headers only), or null once the connection closed without one; `pending()` are the
+ * bytes received and not yet returned as a response.
  */
-export async function openRequest(port: number, head: string): Promise<{ socket: Socket; next(): Promise<RawResponse | null> }> {
+export async function openRequest(
+  port: number,
+  head: string,
+): Promise<{ socket: Socket; next(isHead?: boolean): Promise<RawResponse | null>; pending(): Buffer }> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   let buffer = Buffer.alloc(0);
   let closed = false;
-  const ready: RawResponse[] = [];
   let wake = () => {};
   socket.on('data', (data: Buffer) => {
     buffer = Buffer.concat([buffer, data]);
-    for (let parsed = parseResponse(buffer, false); parsed; parsed = parseResponse(buffer, false)) {
-      ready.push(parsed.response);
-      buffer = buffer.subarray(parsed.length);
-    }
     wake();
   });
   socket.on('close', () => {
@@ -114,10 +114,18 @@ export async function openRequest(port: number, head: string): Promise<{ socket:
   if (head) socket.write(head);
   return {
     socket,
-    async next() {
-      while (ready.length === 0 && !closed) await new Promise<void>((resolve) => (wake = resolve));
-      return ready.shift() ?? null;
+    async next(isHead = false) {
+      for (;;) {
+        const parsed = parseResponse(buffer, isHead);
+        if (parsed) {
+          buffer = buffer.subarray(parsed.length);
+          return parsed.response;
+        }
+        if (closed) return null;
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
     },
+    pending: () => buffer,
   };
 }
 
