@@ -20,7 +20,7 @@
  *
  * A write error (disk full, no file descriptor left) in receiving or committing is answered
  * at once (507 for a full disk, 500 otherwise) after the file store removed the partial
- * file; a body still arriving is then discarded (answered already) so the socket is freed.
+ * file; a body still arriving is then read and dropped (see _onWriteError).
  *
  * `_setState` is the only place the state changes; it also pauses and resumes the socket to
  * match the new state and throws away a partial file the new state no longer holds.
@@ -100,7 +100,9 @@ class UploadRequest {
     if (!ID_PATTERN.test(conv)) return this._refuse('400 Bad Request', 'conv query parameter missing or invalid');
     void this._o.auth.fromHttpHeaders(credentials).then(
       (identity) => this._onIdentity(identity, conv, file),
-      (error: unknown) => this._refuse('401 Unauthorized', error instanceof AuthError ? error.message : 'unauthorized'),
+      (error: unknown) => {
+        if (this._state.name === 'authenticating') this._refuse('401 Unauthorized', error instanceof AuthError ? error.message : 'unauthorized');
+      },
     );
   }
 
@@ -183,14 +185,18 @@ class UploadRequest {
       ? { status: '507 Insufficient Storage', body: { error: 'the relay is out of storage space' } }
       : { status: '500 Internal Server Error', body: { error: 'could not store the file' } };
     if (state.name === 'committing' || this._bodyComplete) return this._answer(answer);
-    this._answer(answer, false, { name: 'discarding', answer: null, budget: DISCARD_LIMIT });
+    // Answered at once. The rest of a body of known length (at most the upload limit: a larger
+    // one was refused before) is then read and dropped: closing on a client still sending
+    // would reset the connection, and it might never see the answer. A chunked body's rest is
+    // unknown: the answer closes the connection.
+    if (this._declaredLength === null) return this._answer(answer, true);
+    this._answer(answer, false, { name: 'discarding', answer: null, budget: this._declaredLength - this._received });
   }
 
-  private _finishDiscarding(answer: Answer | null, tooLarge: boolean): void {
-    if (answer) return this._answer(answer, tooLarge);
+  private _finishDiscarding(answer: Answer | null, overBudget: boolean): void {
+    if (answer) return this._answer(answer, overBudget);
+    // Answered already; the budget was the declared rest, which uWS never exceeds.
     this._setState({ name: 'done', socket: 'open' });
-    // Answered already; the rest is more than is worth reading: close (it would be parsed as the next request).
-    if (tooLarge) this._res.close();
   }
 
   /** Refuses the upload: at once when its body is in, else after discarding a small rest (see the top). */

@@ -66,7 +66,7 @@ describe('uploads - a full disk (a real 256 KiB tmpfs as DATA_DIR/files)', { ski
     filesDir = join(dataDir, 'files');
     await mkdir(filesDir);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', filesDir]);
-    relay = await startRelay({ dataDir, env: { MAX_UPLOAD_BYTES: String(8 * MiB) } });
+    relay = await startRelay({ dataDir, env: { MAX_UPLOAD_BYTES: String(32 * MiB) } });
   });
   after(async () => {
     await relay?.dispose();
@@ -99,6 +99,15 @@ describe('uploads - a full disk (a real 256 KiB tmpfs as DATA_DIR/files)', { ski
     assert.ok(relay.logs.some((line) => /ENOSPC/.test(line) && /"level":50/.test(line)), 'the failure is logged as an error');
     const small = await upload(relay.port, 10_000);
     assert.equal(small?.status, 201);
+  });
+
+  test('uploads - ENOSPC early in a 20 MiB upload: 507 at once, long before the body ends', async () => {
+    const before = await listFiles(dataDir);
+    const started = Date.now();
+    const answer = await upload(relay.port, 20 * MiB);
+    assert.equal(answer?.status, 507);
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(await listFiles(dataDir), before);
   });
 
   test('uploads - the data fits but its metadata does not: 507, and neither a meta without data nor data without meta', async () => {
