@@ -27,7 +27,7 @@ what to run
   --scenario NAME|FILE   built-in: ${Object.keys(SCENARIOS).join(', ')} (default fanout);
                          or a .ts module exporting \`scenario\` (type Scenario, loadtest/types.ts)
   --target NAME          relay     our relay, started here (embedded SQLite, temp dir, free port,
-                                   RATE_LIMIT/RATE_BURST lifted) [default]
+                                   per-client limits lifted) [default]
                          cluster   two relays + NATS + PostgreSQL (when this checkout has them)
                          socketio  Socket.IO 4.8 with rooms, in-memory seq (websocket transport)
                          uws       bare uWebSockets.js publish, in-memory seq: the ceiling

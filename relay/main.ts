@@ -10,12 +10,12 @@ import { LocalBus } from './bus/local.js';
 import { NatsBus } from './bus/nats.js';
 import type { BusFactory } from './bus/types.js';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
-import { Hub } from './hub.js';
-import { RelayServer } from './server.js';
+import { Hub } from './hub/index.js';
+import { FileStore } from './files/store.js';
+import { PortInUseError, RelayServer } from './http/app.js';
 import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
-import { FileStore } from './uploads.js';
 import { loadUws } from './uws.js';
 
 async function createStore(config: RelayConfig): Promise<Store> {
@@ -53,7 +53,10 @@ async function main(): Promise<void> {
   const { uws, native } = loadUws(config.allowUwsFallback);
   if (!native) logger.warn('uWebSockets.js native binary missing: running on the SLOW pure-JS fallback (ALLOW_UWS_FALLBACK)');
 
-  const auth = new Authenticator({ verifier: config.jwtSecret === undefined ? null : new JwtVerifier(config.jwtSecret) });
+  const auth = new Authenticator({
+    verifier: config.jwtSecret === undefined ? null : new JwtVerifier(config.jwtSecret),
+    maxTokenTtlMs: config.maxTokenTtlMs,
+  });
   if (auth.openMode) {
     logger.warn(
       'OPEN MODE: no CHAT_JWT_SECRET is set, so every client is who it says it is and may join any conversation. ' +
@@ -69,7 +72,8 @@ async function main(): Promise<void> {
     auth,
     logger,
     maxUploadBytes: config.maxUploadBytes,
-    rateLimit: config.rateLimit,
+    files,
+    limits: config.limits,
     helloTimeoutMs: config.helloTimeoutMs,
     typingExpiryMs: config.typingExpiryMs,
   });
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
     files,
     logger,
     allowedOrigins: config.allowedOrigins,
+    trustProxy: config.trustProxy,
     maxUploadBytes: config.maxUploadBytes,
     widgetBundle: config.widgetBundle,
     demoDir: config.demoDir,
@@ -126,7 +131,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) console.error(`chat-room relay: ${error.message}`);
+  // A mistake in the setup is said in one line; anything else with its stack.
+  if (error instanceof ConfigError || error instanceof PortInUseError) console.error(`chat-room relay: ${error.message}`);
   else console.error('chat-room relay failed to start:', error);
   process.exit(1);
 });

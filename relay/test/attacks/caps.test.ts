@@ -30,7 +30,7 @@ const closedWithin = (socket: { closed: Promise<number> }, ms = 1500) =>
 describe('attack - connection caps', () => {
   let relay: RelayProcess;
   before(async () => {
-    relay = await startRelay({ env: { HELLO_TIMEOUT_MS: '3000' } });
+    relay = await startRelay({ env: { HELLO_TIMEOUT_MS: '30000' } });
   });
   after(() => relay.dispose());
 
