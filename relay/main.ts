@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The relay process: reads the configuration, picks the store and the bus, starts the hub
  * and the server, and shuts down gracefully on SIGTERM/SIGINT.

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * Prints a signed token for the configured secret, as a site's backend would make one:
  *   CHAT_JWT_SECRET=… npm run token -- --user alice --name Alice --conv 'support-*' [--ttl 24h]
