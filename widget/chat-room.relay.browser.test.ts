@@ -39,6 +39,41 @@ describe('chat-room with the real client core and a relay', () => {
   });
 });
 
+describe('chat-room sessions', () => {
+  it('chat-room - two elements of one user on two conversations share one session and one WebSocket', async () => {
+    const relay = await relayUrl();
+    const opened: string[] = [];
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(String(url));
+      }
+    };
+    try {
+      const user = `dana-${crypto.randomUUID().slice(0, 8)}`;
+      const wrapper = await fixture<HTMLElement>(html`<div>
+        <chat-room id="one" relay=${relay} conversation="wtr-one-${user}" user=${user} style="height: 200px"></chat-room>
+        <chat-room id="two" relay=${relay} conversation="wtr-two-${user}" user=${user} style="height: 200px"></chat-room>
+      </div>`);
+      const one = wrapper.querySelector<ChatRoom>('#one')!;
+      const two = wrapper.querySelector<ChatRoom>('#two')!;
+      await waitUntil(() => one.client?.snapshot.members.length === 1 && two.client?.snapshot.members.length === 1, 'not joined', { timeout: 15_000 });
+      expect(opened.length).to.equal(1);
+      one.client!.send('in one');
+      await waitUntil(() => messageElements(one)[0]?.dataset['status'] === 'sent', 'not sent', { timeout: 15_000 });
+      expect(messageElements(two).length).to.equal(0);
+      // Removing one element keeps the session (and its socket) for the other.
+      one.remove();
+      two.client!.send('in two');
+      await waitUntil(() => messageElements(two)[0]?.dataset['status'] === 'sent', 'not sent after the other left', { timeout: 15_000 });
+      expect(opened.length).to.equal(1);
+    } finally {
+      window.WebSocket = Native;
+    }
+  });
+});
+
 describe('client core in the browser', () => {
   it('client - leaving the page (pagehide) writes the history cache at once, not after the debounce', async () => {
     const { createChatClient } = await import('./client/index.js');

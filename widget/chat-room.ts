@@ -1,7 +1,7 @@
 import { ContextProvider } from '@lit/context';
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
-import { createChatClient } from './client/index.js';
+import { acquireChatSession } from './client/index.js';
 import { clientContext } from './context.js';
 import './chat-connection.js';
 import './chat-message-list.js';
@@ -14,8 +14,10 @@ import type {
   ChatClientEvent,
   ChatClientOptions,
   ChatMessage,
+  ChatSession,
+  ChatSessionOptions,
   ConnectionState,
-} from './client/types.js';
+} from './client/index.js';
 
 export interface ChatRoomMessageDetail {
   message: ChatMessage;
@@ -34,8 +36,8 @@ export type ChatClientFactory = (options: ChatClientOptions) => ChatClient;
 /** The element's events cross the shadow boundary so that the embedding page hears them. */
 const EVENT_INIT = { bubbles: true, composed: true } as const;
 
-/** Attributes whose change means another conversation (or identity): a new client. */
-const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name'] as const;
+/** Properties whose change may mean another conversation (or identity). */
+const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name', 'session', 'getToken', 'clientFactory'] as const;
 
 /**
  * An embeddable real-time chat for one conversation.
@@ -172,8 +174,19 @@ export class ChatRoom extends LitElement {
   @property() relay = '';
   /** Conversation id (1–128 characters of `A-Z a-z 0-9 _ : -`). */
   @property() conversation = '';
-  /** JWT issued by your backend (signed with the relay's `CHAT_JWT_SECRET`). */
+  /**
+   * JWT issued by your backend (signed with the relay's `CHAT_JWT_SECRET`). A new token for the
+   * same user renews the open connection. Prefer the property (or `getToken`) to the attribute:
+   * attributes show up in DOM dumps.
+   */
   @property() token = '';
+  /** Asked for a fresh JWT on connect, after the relay refused one, and before `exp` (property only). */
+  @property({ attribute: false }) getToken: (() => Promise<string>) | undefined;
+  /**
+   * The session to use (property only). Without it, every `<chat-room>` of the page that names
+   * the same relay and user shares one session (one connection), made and disposed by the elements.
+   */
+  @property({ attribute: false }) session: ChatSession | undefined;
   /** Open mode only (relay without a secret): the user id. */
   @property() user = '';
   /** Open mode only: the display name. */
@@ -182,15 +195,16 @@ export class ChatRoom extends LitElement {
    * Makes the client; replace it before the element connects to drive the view with
    * another implementation of the client contract (tests do).
    */
-  @property({ attribute: false }) clientFactory: ChatClientFactory = createChatClient;
+  @property({ attribute: false }) clientFactory: ChatClientFactory | undefined;
 
   @state() private _dragging = false;
   @query('chat-composer') private _composer!: ChatComposer | null;
 
   private readonly _provider = new ContextProvider(this, { context: clientContext });
   private _client: ChatClient | undefined;
-  private _clientKey = '';
-  private _factoryUsed: ChatClientFactory | undefined;
+  /** The shared session this element acquired (never one it was given): released with the client. */
+  private _releaseSession: (() => void) | undefined;
+  private _sessionUsed: ChatSession | undefined;
   private _offEvents: (() => void) | undefined;
   private _dragDepth = 0;
 
@@ -223,7 +237,7 @@ export class ChatRoom extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    if (CLIENT_KEYS.some((key) => changed.has(key)) || changed.has('clientFactory')) this._syncClient();
+    if (CLIENT_KEYS.some((key) => changed.has(key))) this._syncClient();
   }
 
   override render() {
@@ -245,25 +259,49 @@ export class ChatRoom extends LitElement {
   /** Creates, replaces or drops the client so that it matches the attributes. */
   private _syncClient(): void {
     if (!this.isConnected) return;
-    const options: ChatClientOptions = { relay: this.relay, conversation: this.conversation };
-    if (this.token) options.token = this.token;
-    if (this.user) options.user = this.user;
-    if (this.name) options.name = this.name;
-    const key = JSON.stringify([options.relay, options.conversation, options.token, options.user, options.name]);
-    if (this._client && key === this._clientKey && this.clientFactory === this._factoryUsed) return;
+    const sessionOptions: ChatSessionOptions = { relay: this.relay };
+    if (this.token) sessionOptions.token = this.token;
+    if (this.getToken) {
+      const getToken = this.getToken;
+      sessionOptions.getToken = () => getToken();
+    }
+    if (this.user) sessionOptions.user = this.user;
+    if (this.name) sessionOptions.name = this.name;
+    const factory = this.clientFactory;
+    // A client factory (tests) gets everything; a session is keyed by relay and user, so a new token for the same user only renews it.
+    const identity = factory
+      ? [factory, this.relay, this.conversation, this.token, this.user, this.name]
+      : [this.session ?? null, this.relay, this.conversation, this.user, this.name, this.getToken ?? null, this.session ? '' : tokenSubject(this.token)];
+    const key = identity;
+    if (this._client && sameKey(key, this._identity)) {
+      if (!factory && this.token) this._sessionUsed?.setToken(this.token);
+      return;
+    }
     this._disposeClient();
     if (!this.relay || !this.conversation) return;
 
     let client: ChatClient;
     try {
-      client = this.clientFactory(options);
+      if (factory) client = factory({ ...sessionOptions, conversation: this.conversation });
+      else {
+        let session = this.session;
+        if (!session) {
+          const acquired = acquireChatSession(sessionOptions);
+          session = acquired.session;
+          this._releaseSession = acquired.release;
+        }
+        this._sessionUsed = session;
+        if (this.token) session.setToken(this.token);
+        client = session.conversation(this.conversation);
+      }
     } catch (error) {
+      this._releaseSession?.();
+      this._releaseSession = undefined;
       this._emitError('bad_config', error instanceof Error ? error.message : String(error));
       return;
     }
     this._client = client;
-    this._clientKey = key;
-    this._factoryUsed = this.clientFactory;
+    this._identity = key;
     this._offEvents = client.on((event) => this._redispatch(event));
     this._provider.setValue(client);
     this.requestUpdate();
@@ -272,15 +310,21 @@ export class ChatRoom extends LitElement {
     });
   }
 
+  private _identity: unknown[] = [];
+
   private _disposeClient(): void {
     const client = this._client;
     if (!client) return;
     this._offEvents?.();
     this._offEvents = undefined;
     this._client = undefined;
-    this._clientKey = '';
+    this._identity = [];
     this._provider.setValue(undefined);
     client.dispose();
+    // Only a session this element acquired; one given through `.session` belongs to the page.
+    this._releaseSession?.();
+    this._releaseSession = undefined;
+    this._sessionUsed = undefined;
     this.requestUpdate();
   }
 
@@ -336,6 +380,21 @@ export class ChatRoom extends LitElement {
     const files = event.dataTransfer?.files;
     if (files) for (const file of Array.from(files)) this._client.upload(file);
   };
+}
+
+function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+/** The `sub` of a JWT (not verified: only to tell one user from another), or the token itself when unreadable. */
+function tokenSubject(token: string): string {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const sub = (JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: unknown }).sub;
+    return typeof sub === 'string' ? sub : token;
+  } catch {
+    return token;
+  }
 }
 
 function hasFiles(event: DragEvent): boolean {

@@ -4,4 +4,16 @@
  */
 export { ChatRoom } from './chat-room.js';
 export type { ChatClientFactory, ChatRoomErrorDetail, ChatRoomMessageDetail, ChatRoomStatusDetail } from './chat-room.js';
-export type { ChatClient, ChatClientOptions, ChatMessage, ChatSnapshot, ConnectionState, MessageStatus, UploadState } from './client/types.js';
+export type {
+  ChatClient,
+  ChatClientOptions,
+  ChatMessage,
+  ChatSession,
+  ChatSessionOptions,
+  ChatSessionSnapshot,
+  ChatSnapshot,
+  ConnectionState,
+  MessageStatus,
+  UploadState,
+} from './client/index.js';
+export { acquireChatSession, createChatSession, ChatErrorCode } from './client/index.js';

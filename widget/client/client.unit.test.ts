@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { Member } from '../../protocol/index.js';
-import { createChatClient } from './index.js';
+import { createClient as createChatClient } from './session.js';
 import { FakeClock } from './test/fake-clock.js';
 import { FakeSocket } from './test/fake-socket.js';
 import { MemoryStorage } from './test/memory-storage.js';

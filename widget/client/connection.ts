@@ -12,6 +12,7 @@
 import { CloseCode, decodeServerFrame, ErrorCode, type ClientFrame, type HelloFrame, type ServerFrame, type WelcomeFrame } from '../../protocol/index.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { browserNetwork, type NetworkSignal } from './platform.js';
 import type { ConnectionState } from './types.js';
 
 /** What the connection needs of a WebSocket: the browser's, or `ws` in Node. */
@@ -28,29 +29,8 @@ export type SocketFactory = new (url: string) => SocketLike;
 
 const OPEN = 1;
 
-/** The browser's online/offline signal; absent in Node. */
-export interface NetworkSignal {
-  readonly online: boolean;
-  /** Returns the unsubscribe function. */
-  subscribe(onOnline: () => void, onOffline: () => void): () => void;
-}
-
-export const browserNetwork: NetworkSignal = {
-  get online() {
-    const nav = (globalThis as { navigator?: { onLine?: boolean } }).navigator;
-    return nav?.onLine !== false;
-  },
-  subscribe(onOnline, onOffline) {
-    const target = globalThis as { addEventListener?: (type: string, fn: () => void) => void; removeEventListener?: (type: string, fn: () => void) => void };
-    if (typeof target.addEventListener !== 'function') return () => {};
-    target.addEventListener('online', onOnline);
-    target.addEventListener('offline', onOffline);
-    return () => {
-      target.removeEventListener?.('online', onOnline);
-      target.removeEventListener?.('offline', onOffline);
-    };
-  },
-};
+export type { NetworkSignal } from './platform.js';
+export { browserNetwork } from './platform.js';
 
 export const ConnectionDefaults = {
   /** Ping when nothing arrived for this long (below common 30–60 s proxy idle timeouts). */
@@ -68,13 +48,18 @@ export interface ConnectionHandlers {
   onFrame(frame: ServerFrame): void;
   /** The relay refused us for good (4401/4403): no reconnect loop. */
   onFatal(code: string, message: string): void;
+  /** `hello()` rejected (e.g. `getToken` failed); the socket is given up and retried after a backoff. */
+  onHelloFailed?(error: unknown): void;
 }
 
 export interface ConnectionOptions {
   /** One URL or several separated by commas. */
   urls: string;
   WebSocket: SocketFactory;
-  hello: () => HelloFrame;
+  /** The `hello` for a new socket; may wait for a fresh token (`getToken`). A rejection gives the socket up. */
+  hello: () => HelloFrame | Promise<HelloFrame>;
+  /** A 4401 close is retried once with a fresh `hello` before it is fatal (there is a `getToken` to ask). */
+  retryUnauthorized?: boolean;
   handlers: ConnectionHandlers;
   clock: Clock;
   network?: NetworkSignal;
@@ -116,6 +101,8 @@ export class Connection {
   private _pingSentAt: number | null = null;
   private _pingCount = 0;
   private _refusal: string | null = null;
+  /** A 4401 was already retried with a fresh token since the last `welcome`. */
+  private _unauthorizedRetried = false;
   private _unsubscribeNetwork: (() => void) | null = null;
 
   constructor(options: ConnectionOptions) {
@@ -180,7 +167,18 @@ export class Connection {
     // Every handler checks that its socket is still current: a replaced socket may still fire.
     socket.onopen = () => {
       if (this._socket !== socket) return;
-      socket.send(JSON.stringify(this._o.hello()));
+      const sendHello = (hello: HelloFrame): void => {
+        if (this._socket === socket && socket.readyState === OPEN) socket.send(JSON.stringify(hello));
+      };
+      const hello = this._o.hello();
+      // Synchronous when the credentials are at hand; a `getToken()` is waited for.
+      if (!(hello instanceof Promise)) sendHello(hello);
+      else
+        hello.then(sendHello, (error: unknown) => {
+          if (this._socket !== socket) return;
+          this._o.handlers.onHelloFailed?.(error);
+          this._dead();
+        });
       this._frameArrived();
       this._scheduleHeartbeat(this._heartbeatMs);
     };
@@ -213,6 +211,7 @@ export class Connection {
     if (frame.type === 'pong') return;
     if (frame.type === 'welcome') {
       this._attempt = 0;
+      this._unauthorizedRetried = false;
       this._o.clock.clearTimeout(this._connectTimer);
       this._setState('open');
       this._o.handlers.onWelcome(frame);
@@ -231,7 +230,9 @@ export class Connection {
     this._dropSocket();
     this._clearTimers();
     if (this._state === 'closed' || this._state === 'offline') return;
-    if (code === CloseCode.unauthorized || code === CloseCode.originNotAllowed) {
+    const retry = code === CloseCode.unauthorized && this._o.retryUnauthorized === true && !this._unauthorizedRetried;
+    if (retry) this._unauthorizedRetried = true;
+    else if (code === CloseCode.unauthorized || code === CloseCode.originNotAllowed) {
       const errorCode = code === CloseCode.unauthorized ? ErrorCode.unauthorized : ErrorCode.forbidden;
       const message =
         this._refusal ?? (reason || (code === CloseCode.unauthorized ? 'the relay refused the credentials' : 'this page’s origin is not allowed by the relay'));

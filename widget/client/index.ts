@@ -1,17 +1,29 @@
 /**
- * The widget's client core: `createChatClient` and the types of widget/client/types.ts.
- * No Lit and no DOM beyond WebSocket, timers, XHR and online/offline, so it runs in Node too.
+ * The widget's client core: `createChatSession` (one connection, many conversations),
+ * `createChatClient` (one conversation on a session of its own), the types of
+ * widget/client/types.ts and the error codes. No Lit and no DOM, so it runs in Node too.
  */
-import { ChatClientImpl, type ClientInternals } from './client.js';
-import type { ChatClient, ChatClientOptions } from './types.js';
+import { acquireSession, createClient, createSession } from './session.js';
+import type { ChatClient, ChatClientOptions, ChatSession, ChatSessionOptions } from './types.js';
 
 export type * from './types.js';
-export type { ClientInternals } from './client.js';
+export { ChatErrorCode, ClientErrorCode, type ErrorParams } from './errors.js';
+
+/** One session per (relay, user): `session.conversation(id)` for each conversation; `dispose()` when done. */
+export function createChatSession(options: ChatSessionOptions): ChatSession {
+  return createSession(options);
+}
+
+/** One conversation on a session of its own; `start()` connects, `dispose()` closes both. */
+export function createChatClient(options: ChatClientOptions): ChatClient {
+  return createClient(options);
+}
 
 /**
- * One client per (relay, conversation, user). Call `start()` to load the cache and outbox
- * and connect, `dispose()` when done. `internals` is for tests (clock, network, XHR, delays).
+ * The page's shared session for (relay, user): every caller naming the same relay and user
+ * gets the same session; the last `release()` disposes it. `<chat-room>` uses this.
  */
-export function createChatClient(options: ChatClientOptions, internals?: ClientInternals): ChatClient {
-  return new ChatClientImpl(options, internals);
+export function acquireChatSession(options: ChatSessionOptions): { session: ChatSession; release: () => void } {
+  const { session, release } = acquireSession(options);
+  return { session, release };
 }

@@ -70,18 +70,57 @@ export interface ChatSnapshot {
   limits: { maxTextChars: number; maxUploadBytes: number };
 }
 
-export interface ChatClientOptions {
+export interface ChatSessionOptions {
   /** One WebSocket URL, or several separated by commas: on connection loss the next is tried. */
   relay: string;
-  conversation: string;
   /** JWT; or, in open mode, `user` (and optionally `name`). */
   token?: string;
+  /**
+   * Asked for a fresh JWT on every connect, on a reconnect after the relay refused the token,
+   * and before the token's `exp` (renewed on the open connection, no reconnect).
+   */
+  getToken?: () => Promise<string>;
   user?: string;
   name?: string;
   /** Storage for the outbox and the history cache; localforage (IndexedDB) by default. Tests may pass an in-memory one. */
   storage?: KeyValueStorage;
   /** Injected for tests; default: globalThis.WebSocket. */
   WebSocket?: typeof WebSocket;
+}
+
+/** One conversation on a session of its own (`createChatClient`). */
+export interface ChatClientOptions extends ChatSessionOptions {
+  conversation: string;
+}
+
+/** The session as a whole: its connection, the user, and unread counts of its open conversations. */
+export interface ChatSessionSnapshot {
+  connection: ConnectionState;
+  self: User | null;
+  /** Messages from others after the user's read cursor, per open conversation. */
+  unread: Readonly<Record<string, number>>;
+  totalUnread: number;
+  /** `solo`: this tab's own socket; `leader`: this tab's socket, shared with other tabs; `follower`: another tab's. */
+  role: 'solo' | 'leader' | 'follower';
+}
+
+export type ChatSessionEvent =
+  | { type: 'status'; connection: ConnectionState }
+  | { type: 'error'; code: string; message: string };
+
+/** One connection (shared by the tabs of this origin), one identity, many conversations. */
+export interface ChatSession {
+  readonly snapshot: ChatSessionSnapshot;
+  subscribe(listener: (snapshot: ChatSessionSnapshot) => void): () => void;
+  on(listener: (event: ChatSessionEvent) => void): () => void;
+  /** A view of conversation `id` on this session's connection: `start()` it, `dispose()` it when done. */
+  conversation(id: string): ChatClient;
+  /** Connects (the first `conversation()` does too). */
+  start(): Promise<void>;
+  /** A fresh token for the same user: renews the open connection (no reconnect). */
+  setToken(token: string): void;
+  /** Closes the connection and every conversation of the session. */
+  dispose(): void;
 }
 
 /** The subset of localforage the core uses. */

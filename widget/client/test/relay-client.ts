@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import WS from 'ws';
-import type { ClientInternals } from '../client.js';
-import { createChatClient } from '../index.js';
+import type { ClientInternals } from '../conversation.js';
+import { createClient as createChatClient } from '../session.js';
 import type { ChatClient, ChatSnapshot, KeyValueStorage } from '../types.js';
 import type { SocketLike } from '../connection.js';
 import type { XhrLike } from '../uploads.js';

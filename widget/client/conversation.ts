@@ -1,19 +1,17 @@
 /**
- * The client core: wires the connection, outbox, ordering buffer, history cache, receipts,
+ * One conversation of a session: wires the outbox, ordering buffer, history cache, receipts,
  * typing and uploads of ONE conversation together and turns them into immutable snapshots
- * for the view. Everything with rules of its own lives in its own file; this one decides
- * what happens when a frame arrives or the user acts.
+ * for the view. The connection belongs to the session (session.ts), which hands this object
+ * the frames about its conversation and its connection's state changes.
  */
 import {
   codePointLength,
   ErrorCode,
   Limits,
-  PROTOCOL_VERSION,
   RETRYABLE_ERRORS,
   type ClientFrame,
   type ErrorFrame,
   type FileRef,
-  type HelloFrame,
   type HistoryReplyFrame,
   type JoinedFrame,
   type Member,
@@ -23,25 +21,26 @@ import {
   type User,
   type WelcomeFrame,
 } from '../../protocol/index.js';
+import { newId, watchPageHide } from './platform.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
 import { Debounced, systemClock, type Clock, type TimerHandle } from './clock.js';
-import { Connection, type NetworkSignal, type SocketFactory } from './connection.js';
+import type { NetworkSignal } from './connection.js';
 import { OrderingBuffer } from './ordering.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
 import { ReceiptView } from './status.js';
-import { defaultStorage, storageKeys, storageUser } from './storage.js';
+import { storageKeys } from './storage.js';
 import { TypingSender, TypingWatcher } from './typing.js';
 import type {
   ChatClient,
   ChatClientEvent,
-  ChatClientOptions,
   ChatMessage,
   ChatSnapshot,
   ConnectionState,
+  KeyValueStorage,
   UploadState,
 } from './types.js';
-import { httpBaseOf, Uploads, type UploadFile, type XhrLike } from './uploads.js';
+import { Uploads, type UploadFile, type XhrLike } from './uploads.js';
 
 /**
  * Knobs that are not part of the public contract: tests use them to drive time, the
@@ -62,6 +61,29 @@ export interface ClientInternals {
   /** A gap or older-page request without an answer is given up (and a gap asked again) after this. */
   requestTimeoutMs?: number;
   onStorageError?: (error: unknown) => void;
+}
+
+/** What a conversation needs of its session: the connection's state, a way to send, and who the user is. */
+export interface SessionPort {
+  readonly relay: string;
+  /** The user the stored data belongs to (open-mode user or the token's `sub`). */
+  readonly userKey: string;
+  /** Resolves once the user is known (at once with a token or open-mode user; after the first `getToken()` otherwise). */
+  ready(): Promise<void>;
+  readonly name: string | undefined;
+  readonly storage: KeyValueStorage;
+  readonly state: ConnectionState;
+  /** The current connection's `welcome`, while it is open. */
+  readonly welcome: WelcomeFrame | null;
+  send(frame: ClientFrame): boolean;
+  /** A ref unique on the connection (across conversations and tabs). */
+  ref(): string;
+  httpBase(): string;
+  authHeaders(): Record<string, string>;
+  /** The conversation's snapshot changed (the session recounts unread messages). */
+  changed(): void;
+  /** The conversation was disposed. */
+  release(conversation: Conversation): void;
 }
 
 export const ClientDefaults = {
@@ -107,13 +129,11 @@ interface AckedEntry {
   ts: number;
 }
 
-export class ChatClientImpl implements ChatClient {
-  private readonly _o: ChatClientOptions;
+export class Conversation implements ChatClient {
+  private readonly _port: SessionPort;
   private readonly _x: ClientInternals;
   private readonly _clock: Clock;
   private readonly _conv: string;
-  private readonly _userKey: string;
-  private readonly _connection: Connection;
   private readonly _outbox: Outbox;
   private readonly _cache: HistoryCache;
   private _stopWatchingPageHide: () => void = () => {};
@@ -136,7 +156,6 @@ export class ChatClientImpl implements ChatClient {
   private _joinAttempt = 0;
   private _joinRetryTimer: TimerHandle | undefined;
   private _pumpTimer: TimerHandle | undefined;
-  private _nextRef = 0;
   private _joinRequest: JoinRequest | null = null;
   private _gap: GapRequest | null = null;
   private _older: OlderRequest | null = null;
@@ -156,48 +175,33 @@ export class ChatClientImpl implements ChatClient {
   private readonly _listeners = new Set<(snapshot: ChatSnapshot) => void>();
   private readonly _eventListeners = new Set<(event: ChatClientEvent) => void>();
   private _started: Promise<void> | null = null;
+  /** The cache and outbox are loaded: the session's news are taken from now on. */
+  private _loaded = false;
   private _disposed = false;
 
-  constructor(options: ChatClientOptions, internals: ClientInternals = {}) {
-    if (!options.token && !options.user) throw new Error('chat client: pass a token, or (open mode) a user');
-    this._o = options;
+  constructor(port: SessionPort, conversation: string, internals: ClientInternals = {}) {
+    this._port = port;
     this._x = internals;
     this._clock = internals.clock ?? systemClock;
-    this._conv = options.conversation;
-    this._userKey = storageUser(options);
-    const keys = storageKeys(options.relay, this._userKey, options.conversation);
-    const storage = options.storage ?? defaultStorage();
+    this._conv = conversation;
+    // The user may be known only after the first `getToken()`: keys are read when storage is used (after `ready`).
+    const keys = () => storageKeys(port.relay, port.userKey, conversation);
+    const storage = port.storage;
     const onStorageError = internals.onStorageError ?? ((error: unknown) => console.warn('chat-room: storage failed', error));
-    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: typeof WebSocket }).WebSocket;
-    if (!WebSocketImpl) throw new Error('chat client: no WebSocket implementation (pass options.WebSocket)');
 
-    this._connection = new Connection({
-      urls: options.relay,
-      // The DOM's WebSocket types its handlers with DOM events; the connection needs only `data`/`code`.
-      WebSocket: WebSocketImpl as unknown as SocketFactory,
-      hello: () => this._hello(),
-      clock: this._clock,
-      network: internals.network,
-      backoff: internals.backoff,
-      heartbeatMs: internals.heartbeatMs,
-      heartbeatTimeoutMs: internals.heartbeatTimeoutMs,
-      connectTimeoutMs: internals.connectTimeoutMs,
-      handlers: {
-        onState: (state) => this._onState(state),
-        onWelcome: (frame) => this._onWelcome(frame),
-        onFrame: (frame) => this._onFrame(frame),
-        onFatal: (code, message) => this._emit({ type: 'error', code, message }),
-      },
-    });
     this._outbox = new Outbox({
       storage,
-      key: keys.outbox,
+      get key() {
+        return keys().outbox;
+      },
       clock: this._clock,
       window: internals.outboxWindow,
       backoff: internals.backoff,
       onStorageError,
     });
-    this._cache = new HistoryCache({ storage, key: keys.history, clock: this._clock, debounceMs: internals.cacheDebounceMs, onStorageError });
+    this._cache = new HistoryCache({ storage, get key() {
+        return keys().history;
+      }, clock: this._clock, debounceMs: internals.cacheDebounceMs, onStorageError });
     this._typingSender = new TypingSender(this._clock, (active) => this._sendInConversation({ type: 'typing', conv: this._conv, active }));
     this._typingWatcher = new TypingWatcher(this._clock, () => this._invalidate());
     this._deliveredReceipt = new Debounced(this._clock, internals.deliveredDelayMs ?? ClientDefaults.deliveredDelayMs, () => this._sendDelivered());
@@ -247,7 +251,6 @@ export class ChatClientImpl implements ChatClient {
     this._readReceipt.flush();
     this._deliveredReceipt.flush();
     this._disposed = true;
-    this._connection.stop();
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
@@ -257,6 +260,34 @@ export class ChatClientImpl implements ChatClient {
     this._stopWatchingPageHide();
     this._listeners.clear();
     this._eventListeners.clear();
+    this._port.release(this);
+  }
+
+  get disposed(): boolean {
+    return this._disposed;
+  }
+
+  get id(): string {
+    return this._conv;
+  }
+
+  /** Messages from others after the user's read cursor (counted in what this device holds). */
+  /** Whether `id` is an own message this conversation is still sending (errors about it are its). */
+  sending(id: string): boolean {
+    return this._outbox.has(id);
+  }
+
+  /** An error about the whole session (token refused, origin not allowed) shown by this conversation's view. */
+  sessionError(code: string, message: string): void {
+    if (!this._disposed) this._emit({ type: 'error', code, message });
+  }
+
+  get unread(): number {
+    const read = Math.max(this._readSent, this._readWanted, this._unread?.read ?? 0);
+    const selfId = this._selfId;
+    let count = Math.max(0, this._buffer.base - read);
+    for (const message of this._buffer.items) if (message.seq > read && message.from.id !== selfId) count++;
+    return count;
   }
 
   send(text: string, file?: FileRef): ChatMessage {
@@ -291,7 +322,7 @@ export class ChatClientImpl implements ChatClient {
     if (this._older) return this._older.promise;
     if (this._buffer.base === 0 || this._join !== Join.joined || this._disposed) return Promise.resolve();
     const ref = this._ref();
-    const sent = this._connection.send({
+    const sent = this._port.send({
       type: 'history',
       conv: this._conv,
       before: this._buffer.base + 1,
@@ -342,18 +373,22 @@ export class ChatClientImpl implements ChatClient {
 
   fileUrl(file: FileRef): string {
     if (/^https?:\/\//i.test(file.url)) return file.url;
-    return `${httpBaseOf(this._connection.url)}${file.url}`;
+    return `${this._port.httpBase()}${file.url}`;
   }
 
   // ------------------------------------------------------------------ lifecycle
 
   private async _start(): Promise<void> {
     this._stopWatchingPageHide = watchPageHide(() => void this._cache.flush());
+    await this._port.ready();
+    if (this._disposed) return;
     const [cached] = await Promise.all([this._cache.load(), this._outbox.load()]);
     if (this._disposed) return;
     if (cached && this._epoch === null) this._restore(cached);
+    this._loaded = true;
     this._invalidate();
-    this._connection.start();
+    const welcome = this._port.welcome;
+    if (this._port.state === 'open' && welcome) this.welcomed(welcome);
   }
 
   private _restore(cached: CachedHistory): void {
@@ -365,12 +400,11 @@ export class ChatClientImpl implements ChatClient {
     for (const message of this._buffer.items) this._ids.add(message.id);
   }
 
-  private _hello(): HelloFrame {
-    if (this._o.token) return { type: 'hello', v: PROTOCOL_VERSION, token: this._o.token };
-    return { type: 'hello', v: PROTOCOL_VERSION, user: this._o.user, ...(this._o.name ? { name: this._o.name } : {}) };
-  }
+  // ------------------------------------------------------------------ from the session
 
-  private _onState(state: ConnectionState): void {
+  /** The session's connection changed state. */
+  connectionChanged(state: ConnectionState): void {
+    if (this._disposed || !this._loaded) return;
     if (state !== 'open') this._leaveSession();
     this._invalidate();
     this._emit({ type: 'status', connection: state });
@@ -394,8 +428,15 @@ export class ChatClientImpl implements ChatClient {
     this._finishOlder();
   }
 
-  private _onWelcome(frame: WelcomeFrame): void {
+  /** The relay accepted the session's `hello` (a new connection, or a renewed token). */
+  welcomed(frame: WelcomeFrame): void {
+    if (this._disposed || !this._loaded) return;
     this._self = frame.user;
+    if (this._join !== Join.none) {
+      // A renewed token on the same connection: nothing to join again.
+      this._invalidate();
+      return;
+    }
     if (frame.limits) this._limits = { maxTextChars: frame.limits.maxTextChars, maxUploadBytes: frame.limits.maxUploadBytes };
     this._joinAttempt = 0;
     this._sendJoin();
@@ -416,7 +457,7 @@ export class ChatClientImpl implements ChatClient {
       this._epoch === null
         ? { ref, after: 0, tail: ClientDefaults.initialTail }
         : { ref, after: this._buffer.last, tail: undefined };
-    const sent = this._connection.send({
+    const sent = this._port.send({
       type: 'join',
       conv: this._conv,
       after: request.after,
@@ -474,14 +515,15 @@ export class ChatClientImpl implements ChatClient {
     this._setJoin(Join.none);
     this._clock.clearTimeout(this._joinRetryTimer);
     this._joinRetryTimer = this._clock.setTimeout(() => {
-      if (this._connection.state === 'open' && this._join === Join.none) this._sendJoin();
+      if (this._port.state === 'open' && this._join === Join.none) this._sendJoin();
     }, backoffDelay(this._joinAttempt++, this._x.backoff));
   }
 
   // ------------------------------------------------------------------ frames
 
-  private _onFrame(frame: ServerFrame): void {
-    if (this._disposed) return;
+  /** A frame about this conversation (or an error that may be about it). */
+  handle(frame: ServerFrame): void {
+    if (this._disposed || !this._loaded) return;
     if ('conv' in frame && frame.conv !== undefined && frame.conv !== this._conv) return;
     switch (frame.type) {
       case 'joined': {
@@ -633,7 +675,7 @@ export class ChatClientImpl implements ChatClient {
     if (!gap) return;
     const ref = this._ref();
     const limit = Math.max(1, Math.min(Limits.maxHistoryLimit, gap.before - gap.after - 1));
-    if (!this._connection.send({ type: 'history', conv: this._conv, after: gap.after, limit, ref })) return;
+    if (!this._port.send({ type: 'history', conv: this._conv, after: gap.after, limit, ref })) return;
     // No answer (lost with a relay instance, say): ask again.
     this._gap = { ref, timer: this._clock.setTimeout(() => this._gapTimedOut(), this._requestTimeoutMs) };
   }
@@ -674,7 +716,7 @@ export class ChatClientImpl implements ChatClient {
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
       if (entry.text !== undefined) frame.text = entry.text;
       if (entry.file !== undefined) frame.file = entry.file;
-      if (!this._connection.send(frame)) {
+      if (!this._port.send(frame)) {
         this._outbox.connectionLost();
         return;
       }
@@ -702,7 +744,7 @@ export class ChatClientImpl implements ChatClient {
 
   /** Frames about the conversation go out only once it is joined; callers redo them after the next join. */
   private _sendInConversation(frame: ClientFrame): boolean {
-    return this._join === Join.joined && this._connection.send(frame);
+    return this._join === Join.joined && this._port.send(frame);
   }
 
   // ------------------------------------------------------------------ uploads
@@ -712,9 +754,8 @@ export class ChatClientImpl implements ChatClient {
       'Content-Type': file.type || 'application/octet-stream',
       'X-File-Name': encodeURIComponent(name),
     };
-    if (this._o.token) headers.Authorization = `Bearer ${this._o.token}`;
-    else headers['X-Chat-User'] = this._o.user!;
-    return { url: `${httpBaseOf(this._connection.url)}/upload?conv=${encodeURIComponent(this._conv)}`, headers };
+    Object.assign(headers, this._port.authHeaders());
+    return { url: `${this._port.httpBase()}/upload?conv=${encodeURIComponent(this._conv)}`, headers };
   }
 
   // ------------------------------------------------------------------ cache
@@ -736,7 +777,7 @@ export class ChatClientImpl implements ChatClient {
   // ------------------------------------------------------------------ snapshots
 
   private get _selfId(): string {
-    return this._self?.id ?? this._userKey;
+    return this._self?.id ?? this._port.userKey;
   }
 
   private _invalidate(): void {
@@ -754,6 +795,7 @@ export class ChatClientImpl implements ChatClient {
     if (this._disposed) return;
     this._lastNotifyAt = this._clock.now();
     const snapshot = this.snapshot;
+    this._port.changed();
     for (const listener of [...this._listeners]) {
       try {
         listener(snapshot);
@@ -794,7 +836,7 @@ export class ChatClientImpl implements ChatClient {
       .filter((id) => id !== selfId)
       .map((id): User => Object.freeze({ id, name: this._members.get(id)?.name ?? id }));
     return Object.freeze({
-      connection: this._connection.state,
+      connection: this._port.state,
       self: this._self,
       conversation: this._conv,
       messages: Object.freeze(messages),
@@ -825,7 +867,7 @@ export class ChatClientImpl implements ChatClient {
   private _ownView(entry: OutboxEntry, receipts: ReceiptView, previous: ChatMessage | undefined, seq?: number, ts?: number): ChatMessage {
     const derived = receipts.statusOf({ seq, failed: entry.error !== undefined });
     if (previous && previous.seq === seq && previous.error === entry.error && sameStatus(previous, derived)) return previous;
-    const from = this._self ?? { id: this._userKey, name: this._o.name ?? this._userKey };
+    const from = this._self ?? { id: this._port.userKey, name: this._port.name ?? this._port.userKey };
     const view: ChatMessage = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts, own: true, status: derived.status, readBy: derived.readBy };
     if (seq !== undefined) view.seq = seq;
     if (entry.text !== undefined) view.text = entry.text;
@@ -845,7 +887,7 @@ export class ChatClientImpl implements ChatClient {
   }
 
   private _ref(): string {
-    return `c${++this._nextRef}`;
+    return this._port.ref();
   }
 }
 
@@ -853,29 +895,4 @@ function sameStatus(view: ChatMessage, derived: { status: string; readBy: string
   if (!derived) return view.status === undefined;
   const readBy = view.readBy ?? [];
   return view.status === derived.status && readBy.length === derived.readBy.length && readBy.every((name, i) => name === derived.readBy[i]);
-}
-
-/** A message or upload id: a UUID where available (secure contexts), random hex otherwise. */
-function newId(): string {
-  const crypto = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;
-  if (typeof crypto?.randomUUID === 'function') return crypto.randomUUID();
-  const bytes = new Uint8Array(16);
-  if (crypto?.getRandomValues) crypto.getRandomValues(bytes);
-  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-/**
- * Calls `onHide` when the page is being left or hidden (tab closed, navigation, app
- * switch on mobile): the debounced cache write must not be lost with the page. A no-op
- * outside a browser.
- */
-function watchPageHide(onHide: () => void): () => void {
-  const target = globalThis as {
-    addEventListener?: (type: string, fn: () => void) => void;
-    removeEventListener?: (type: string, fn: () => void) => void;
-  };
-  if (typeof target.addEventListener !== 'function') return () => {};
-  target.addEventListener('pagehide', onHide);
-  return () => target.removeEventListener?.('pagehide', onHide);
 }
