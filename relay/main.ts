@@ -22,7 +22,7 @@ import { loadUws } from './uws.js';
 async function createStore(config: RelayConfig): Promise<Store> {
   // Several instances share one PostgreSQL; a single relay keeps its embedded SQLite.
   if (config.databaseUrl) return PostgresStore.connect(config.databaseUrl);
-  return new SqliteStore({ path: join(config.dataDir, 'chat.db') });
+  return SqliteStore.open({ path: join(config.dataDir, 'chat.db') });
 }
 
 async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promise<BusFactory> {

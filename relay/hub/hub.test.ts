@@ -1,6 +1,8 @@
 /**
  * The hub as a domain, without sockets: fake connections, a real in-memory SQLite store
- * (wrapped where a test needs the store to fail), the in-process bus.
+ * (wrapped where a test needs the store to fail), the in-process bus. The store commits on
+ * this thread (InlineSqliteStore): the tests step in 20 ms settles, which the worker
+ * store's thread start would not fit in.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -8,7 +10,7 @@ import { ErrorCode, type ServerFrame } from '../../protocol/index.js';
 import { Authenticator } from './handshake.js';
 import { LocalBus } from '../bus/local.js';
 import { Hub, SendResult, type HubOptions, type Logger, type Session, type WebSocketLike } from './index.js';
-import { SqliteStore } from '../store/sqlite.js';
+import { InlineSqliteStore } from '../store/sqlite-inline.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -38,7 +40,7 @@ class FakeSocket implements WebSocketLike {
 /** A hub in open mode over an in-memory store and the local bus; `overrides` replace any option. */
 function hubOptions(overrides: Partial<HubOptions> = {}): HubOptions {
   return {
-    store: new SqliteStore({ path: ':memory:' }),
+    store: new InlineSqliteStore({ path: ':memory:' }),
     busFactory: async (handlers) => new LocalBus(handlers),
     auth: new Authenticator({ verifier: null }),
     files: { describe: async () => null },
@@ -48,7 +50,7 @@ function hubOptions(overrides: Partial<HubOptions> = {}): HubOptions {
   };
 }
 
-async function makeHub(store: Store = new SqliteStore({ path: ':memory:' })) {
+async function makeHub(store: Store = new InlineSqliteStore({ path: ':memory:' })) {
   const hub = new Hub(hubOptions({ store }));
   await hub.start();
   return hub;
@@ -89,7 +91,7 @@ test('hub - frames dropped under backpressure are repaired with resync once drai
 });
 
 test('hub - store outage answers unavailable (never an ack); other failures answer internal', async () => {
-  const real = new SqliteStore({ path: ':memory:' });
+  const real = new InlineSqliteStore({ path: ':memory:' });
   let failure: Error | null = null;
   const flaky: Store = Object.assign(Object.create(real) as Store, {
     append: (input: Parameters<Store['append']>[0]) => (failure ? Promise.reject(failure) : real.append(input)),
@@ -133,7 +135,7 @@ test('hub - events arriving during catch-up are held back and not duplicated', a
 });
 
 test('hub - hello timeout and shutdown close sessions with the protocol codes', async () => {
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new InlineSqliteStore({ path: ':memory:' });
   const hub = new Hub(hubOptions({ store, helloTimeoutMs: 30 }));
   await hub.start();
   const idle = new FakeSocket();
@@ -148,7 +150,7 @@ test('hub - hello timeout and shutdown close sessions with the protocol codes', 
 
 test('hub - messages that reach this relay out of seq order (another relay published them) go out in order', async () => {
   let bus: import('../bus/types.js').BusHandlers | undefined;
-  const store = new SqliteStore({ path: ':memory:' });
+  const store = new InlineSqliteStore({ path: ':memory:' });
   const hub = new Hub(
     hubOptions({
       store,

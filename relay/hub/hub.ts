@@ -85,6 +85,8 @@ export class Hub {
   private readonly _typing: Typing;
   private _nextSessionId = 1;
   private readonly _sessions = new Set<Session>();
+  /** Joins whose `joined` is not out yet, per session and conversation (see _join). */
+  private readonly _joining = new WeakMap<Session, Map<string, Promise<void>>>();
   /** Appends not yet settled: shutdown waits for them so that their acks go out. */
   private readonly _inflight = new Set<Promise<unknown>>();
   private _sweepTimer: TimerHandle | undefined;
@@ -379,6 +381,17 @@ export class Hub {
     const membership: Membership = { live: false, held: [], heldBytes: 0, overflowed: false };
     session.memberships.set(conv, membership);
     const current = () => session.memberships.get(conv) === membership && !session.isClosed;
+    // Sends to this conversation right behind the join wait until `joined` is out, so that
+    // their acks come after it (the store commits off the event loop and could be faster).
+    let opened!: () => void;
+    const gate = new Promise<void>((resolve) => (opened = resolve));
+    let gates = this._joining.get(session);
+    if (!gates) this._joining.set(session, (gates = new Map()));
+    gates.set(conv, gate);
+    const open = () => {
+      if (gates.get(conv) === gate) gates.delete(conv);
+      opened();
+    };
     try {
       await this._conversations.attach(session, conv);
       const before = await this._store.members(conv);
@@ -412,6 +425,7 @@ export class Hub {
         ...(reset ? { reset: true } : {}),
         ref: frame.ref,
       });
+      open();
       if (!joined) return;
       const lastSent = await replay(session, conv, after, head, {
         store: this._store,
@@ -439,6 +453,8 @@ export class Hub {
     } catch (error) {
       if (session.memberships.get(conv) === membership) this._leave(session, conv);
       this._storeError(session, error, frame.ref, { conv });
+    } finally {
+      open();
     }
   }
 
@@ -484,7 +500,18 @@ export class Hub {
     // A message with a file waits for the file's record; the connection's later sends queue
     // behind it, so that messages are stored in the order they were sent.
     if (!frame.file && session.sendChain === null) {
-      this._append(session, frame, undefined);
+      const joining = this._joining.get(session)?.get(conv);
+      if (joining) {
+        // In order: these callbacks run in the order the sends arrived, before any later frame.
+        const afterJoin = joining.then(() => {
+          if (session.isClosed) return;
+          if (session.memberships.has(conv)) return this._append(session, frame, undefined);
+          this._error(session, ErrorCode.notJoined, `join ${conv} before sending to it`, frame.ref, { conv, id });
+        });
+        this._track(afterJoin);
+      } else {
+        this._append(session, frame, undefined);
+      }
       return;
     }
     if (session.chainedSends >= MAX_CHAINED_SENDS) {
@@ -557,15 +584,22 @@ export class Hub {
       return;
     }
     const limit = frame.limit ?? Limits.defaultHistoryLimit;
+    // The store reads off the event loop, so reads overlap: the most rows this one can return
+    // are charged now, so that reads in flight count against the budget; the unused rest is
+    // given back once the page is known.
+    this._chargeReads(session, limit);
+    let rows = limit;
     try {
       const page =
         frame.after !== undefined
           ? await this._store.range(conv, frame.after, limit)
           : await this._store.before(conv, frame.before ?? Number.MAX_SAFE_INTEGER, limit);
-      this._chargeReads(session, Math.max(1, page.messages.length));
+      rows = Math.max(1, page.messages.length);
       this._reply(session, { type: 'history', conv, messages: page.messages, more: page.more, ref: frame.ref });
     } catch (error) {
       this._storeError(session, error, frame.ref, { conv });
+    } finally {
+      if (rows < limit) this._chargeReads(session, rows - limit);
     }
   }
 

@@ -1,46 +1,115 @@
 /**
- * Appends/s into SQLite: one transaction per message (what a naive relay does) against
- * group commit (every append of an event-loop turn in one transaction), measured in the
- * same run on the same disk, reported as a ratio. Run: npm run bench:append [-- N]
+ * SQLite appends, every way the relay has committed them, in one run on one disk:
+ *   1. one transaction per message (what a naive relay does), for scale;
+ *   2. throughput, all appends at once: inline group commit (main thread, the old store)
+ *      against the worker pipeline (SqliteStore);
+ *   3. a fixed rate (default 2,000 appends/s, 50 per 25 ms tick, like a busy relay): p50/p99
+ *      ack latency, and the main thread's event-loop delay p99, which is what the worker
+ *      is for: inline, every fsync stalls the loop; in the worker, it does not.
+ * Run: npm run bench:append [-- N [RATE]]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { InlineSqliteStore } from './sqlite-inline.js';
 import { SqliteStore } from './sqlite.js';
-import type { AppendInput } from './types.js';
+import type { AppendInput, Store } from './types.js';
 
 const N = Number(process.argv[2] ?? 5000);
+const RATE = Number(process.argv[3] ?? 2000);
+const TICK_MS = 25;
 const from = { id: 'bench', name: 'Bench' };
 const inputs = (conv: string): AppendInput[] =>
   Array.from({ length: N }, (_, i) => ({ conv, id: `m${i}`, from, text: `message number ${i} with some typical chat length text`, ts: Date.now() }));
 
-async function measure(label: string, run: (store: SqliteStore) => Promise<void>): Promise<number> {
+type Kind = 'inline' | 'worker';
+
+async function withStore<T>(kind: Kind, run: (store: Store) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'chat-bench-'));
-  const store = new SqliteStore({ path: join(dir, 'bench.db') });
+  const path = join(dir, 'bench.db');
+  const store = kind === 'inline' ? new InlineSqliteStore({ path }) : await SqliteStore.open({ path });
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function perMessage(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'chat-bench-'));
+  const store = new InlineSqliteStore({ path: join(dir, 'bench.db') });
   const started = process.hrtime.bigint();
-  await run(store);
+  for (const input of inputs('c')) store.appendBatch([input]);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await store.close();
   await rm(dir, { recursive: true, force: true });
-  const rate = N / seconds;
-  console.log(`${label.padEnd(44)} ${N} appends in ${seconds.toFixed(3)} s = ${Math.round(rate).toLocaleString('en')} appends/s`);
-  return rate;
+  return N / seconds;
 }
 
-const perMessage = await measure('one transaction per message', async (store) => {
-  for (const input of inputs('c')) store.appendBatch([input]);
-});
-const grouped = await measure('group commit, all at once (batches ≤ 1000)', async (store) => {
-  await Promise.all(inputs('c').map((input) => store.append(input)));
-});
-const trickle = await measure('group commit, 50 arriving per event-loop turn', async (store) => {
-  const all = inputs('c');
-  const pending: Promise<unknown>[] = [];
-  for (let i = 0; i < all.length; i += 50) {
-    for (const input of all.slice(i, i + 50)) pending.push(store.append(input));
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await Promise.all(pending);
-});
-console.log(`\ngroup commit vs one transaction per message: ${(grouped / perMessage).toFixed(1)}x (all at once), ${(trickle / perMessage).toFixed(1)}x (50 per turn)`);
-console.log('SQLite in WAL mode with synchronous=FULL: every commit is an fsync, which is what group commit amortises.');
+async function allAtOnce(kind: Kind): Promise<number> {
+  return withStore(kind, async (store) => {
+    const started = process.hrtime.bigint();
+    await Promise.all(inputs('c').map((input) => store.append(input)));
+    return N / (Number(process.hrtime.bigint() - started) / 1e9);
+  });
+}
+
+interface Paced {
+  p50: number;
+  p99: number;
+  rate: number;
+  loopP99: number;
+  loopMax: number;
+}
+
+async function paced(kind: Kind): Promise<Paced> {
+  return withStore(kind, async (store) => {
+    const all = inputs('c');
+    const perTick = Math.max(1, Math.round((RATE * TICK_MS) / 1000));
+    const latencies: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    const started = performance.now();
+    for (let i = 0, tick = 0; i < all.length; i += perTick, tick++) {
+      // Scheduled, not slept: a stalled loop sends the late batch at once (no coordinated omission).
+      const due = started + tick * TICK_MS;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      for (const input of all.slice(i, i + perTick)) {
+        const sent = due;
+        pending.push(store.append(input).then(() => latencies.push(performance.now() - sent)));
+      }
+    }
+    await Promise.all(pending);
+    const seconds = (performance.now() - started) / 1000;
+    loop.disable();
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+    return { p50: at(0.5), p99: at(0.99), rate: N / seconds, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 };
+  });
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+const ms = (n: number) => n.toFixed(2);
+console.log(`SQLite, WAL, synchronous=FULL; ${N} appends per measurement; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+const single = await perMessage();
+console.log(`one transaction per message (inline)         ${fmt(single)} appends/s`);
+const inlineAll = await allAtOnce('inline');
+const workerAll = await allAtOnce('worker');
+console.log(`all at once, inline group commit             ${fmt(inlineAll)} appends/s (${(inlineAll / single).toFixed(1)}x one per message)`);
+console.log(`all at once, worker pipelined group commit   ${fmt(workerAll)} appends/s (${(workerAll / inlineAll).toFixed(2)}x inline)`);
+const inlinePaced = await paced('inline');
+const workerPaced = await paced('worker');
+console.log(`\nat ${fmt(RATE)} appends/s (${Math.round((RATE * TICK_MS) / 1000)} every ${TICK_MS} ms), ack latency from the due time:`);
+for (const [label, r] of [['inline', inlinePaced], ['worker', workerPaced]] as const) {
+  console.log(
+    `  ${label.padEnd(7)} achieved ${fmt(r.rate)}/s, ack p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms; main event-loop delay p99 ${ms(r.loopP99)} ms, max ${ms(r.loopMax)} ms`,
+  );
+}
+console.log(
+  `  worker vs inline: ack p99 ${(workerPaced.p99 / inlinePaced.p99).toFixed(2)}x, event-loop delay p99 ${(workerPaced.loopP99 / inlinePaced.loopP99).toFixed(2)}x`,
+);
+console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

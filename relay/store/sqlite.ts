@@ -1,230 +1,239 @@
 /**
- * The default store: embedded SQLite (better-sqlite3) in WAL mode. better-sqlite3 is
- * synchronous, which suits a single relay process well: a transaction of a whole batch of
- * appends takes microseconds plus one fsync, and nothing else can interleave with it.
+ * The default store: embedded SQLite (better-sqlite3) in WAL mode with synchronous=FULL,
+ * committed in a worker thread (sqlite-worker.ts) so that the event loop never waits for
+ * the disk. The main thread only gathers each event-loop turn's operations into one
+ * message; the worker turns whatever arrived while it was syncing into the next
+ * transaction (pipelined group commit) and answers once COMMIT (the fsync) returned, so a
+ * resolved `append` still means durable.
+ *
+ * Reads (history, catch-up pages, head, members) run on the main thread, on a read-only
+ * connection: in WAL mode they never wait for the writer or its fsync, they see only
+ * committed (durable) data, and a page is bounded (the protocol caps a history page at
+ * 200 messages; measured in loadtest/README.md). Sending them through the worker was
+ * measured too: every page was copied twice between threads, which cost more CPU and
+ * memory than the read itself. (A ':memory:' database has no second connection: there
+ * reads go through the worker, in order behind the writes before them.)
+ *
+ * InlineSqliteStore (sqlite-inline.ts) is the same database committed on the main thread.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import type { FileRef, Member, User } from '../../protocol/index.js';
-import { Batcher } from './batcher.js';
-import { advanceCursor } from './cursor.js';
-import { messageFromInput, messageFromRow, type MessageRow } from './rows.js';
-import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store, type StoredMessage } from './types.js';
-
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   CREATE TABLE conversations (id TEXT PRIMARY KEY, head INTEGER NOT NULL);
-   CREATE TABLE messages (
-     conv TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
-     sender TEXT NOT NULL, sender_name TEXT NOT NULL,
-     text TEXT, file TEXT, ts INTEGER NOT NULL,
-     PRIMARY KEY (conv, seq), UNIQUE (conv, id)
-   ) WITHOUT ROWID;
-   CREATE TABLE members (
-     conv TEXT NOT NULL, user TEXT NOT NULL, name TEXT NOT NULL,
-     delivered INTEGER NOT NULL DEFAULT 0, read INTEGER NOT NULL DEFAULT 0,
-     PRIMARY KEY (conv, user)
-   ) WITHOUT ROWID;`,
-];
-
-/** As SQLite returns it: the file reference is JSON text. */
-type SqliteMessageRow = Omit<MessageRow, 'file'> & { file: string | null };
-
-interface MemberRow {
-  user: string;
-  name: string;
-  delivered: number;
-  read: number;
-}
-
-/**
- * SQLite result codes that say the disk, not the request, is the problem (full, I/O error,
- * locked for longer than busy_timeout, read-only): the client gets `unavailable` and retries,
- * as with a PostgreSQL outage, instead of `internal`.
- */
-const UNAVAILABLE_CODES = /^SQLITE_(FULL|IOERR|BUSY|LOCKED|CANTOPEN|READONLY|PROTOCOL)/;
-
-function diskErrors<T>(work: () => T): T {
-  try {
-    return work();
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
-      throw new StoreUnavailableError(`SQLite: ${code}`, { cause: error });
-    }
-    throw error;
-  }
-}
-
-const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
-  messageFromRow({ ...row, file: row.file === null ? null : (JSON.parse(row.file) as FileRef) });
-
-const toMember = (row: MemberRow): Member => ({
-  id: row.user,
-  name: row.name,
-  delivered: Number(row.delivered),
-  read: Number(row.read),
-});
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { Member, User } from '../../protocol/index.js';
+import { diskErrors, SqliteReader, toAppendResult, type AppendOutcome } from './sqlite-db.js';
+import type { Op, Request, SerializedError, StoreMessage, WorkerInit, WorkerMessage } from './sqlite-worker.js';
+import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store } from './types.js';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a throwaway store. */
   path: string;
-  /** Largest number of appends committed in one transaction. */
+  /** Largest number of operations committed in one transaction. */
   maxBatch?: number;
 }
 
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Built, the worker is sqlite-worker.js next to this file. Under tsx (tests, the load
+ * harness) both are .ts, and Node 20 does not run `--import tsx` in workers: the worker
+ * then registers tsx itself before loading the .ts file.
+ */
+function startWorker(options: ConstructorParameters<typeof Worker>[1]): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-worker.js', import.meta.url), options);
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const worker = new URL('./sqlite-worker.ts', import.meta.url).href;
+  const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(worker)}); })`;
+  return new Worker(code, { ...options, eval: true });
+}
+
+function toError(e: SerializedError): Error {
+  if (e.unavailable) return new StoreUnavailableError(e.message);
+  const error = new Error(e.message) as Error & { code?: string };
+  error.name = e.name;
+  if (e.code !== undefined) error.code = e.code;
+  return error;
+}
+
 export class SqliteStore implements Store {
-  private readonly _db: Database.Database;
-  private readonly _epoch: string;
-  private readonly _batcher: Batcher<AppendInput, AppendResult>;
-  private readonly _stmts;
+  private readonly _worker: Worker;
+  private readonly _port: MessagePort;
+  private readonly _pending = new Map<number, Pending>();
+  private _nextId = 1;
+  private _outbox: Request[] = [];
+  private _scheduled = false;
+  private _closed = false;
+  private _failure: Error | null = null;
+  private readonly _ready: Promise<string>;
+  private readonly _exited: Promise<void>;
+  private _idle: (() => void) | null = null;
+  private _reader: SqliteReader | null = null;
+  private readonly _path: string;
 
   constructor(options: SqliteStoreOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this._db = new Database(options.path);
-    this._db.pragma('journal_mode = WAL');
-    // FULL: an ack promises durability, also across power loss; group commit pays for the fsync.
-    this._db.pragma('synchronous = FULL');
-    this._db.pragma('busy_timeout = 5000');
-    this._migrate();
-    const db = this._db;
-    this._stmts = {
-      findById: db.prepare<[string, string], { seq: number; sender: string; ts: number }>(
-        'SELECT seq, sender, ts FROM messages WHERE conv = ? AND id = ?',
-      ),
-      bumpHead: db.prepare<[string], { head: number }>(
-        `INSERT INTO conversations (id, head) VALUES (?, 1)
-         ON CONFLICT (id) DO UPDATE SET head = head + 1 RETURNING head`,
-      ),
-      insertMessage: db.prepare(
-        `INSERT INTO messages (conv, seq, id, sender, sender_name, text, file, ts)
-         VALUES (@conv, @seq, @id, @sender, @sender_name, @text, @file, @ts)`,
-      ),
-      range: db.prepare<[string, number, number], SqliteMessageRow>(
-        'SELECT * FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?',
-      ),
-      before: db.prepare<[string, number, number], SqliteMessageRow>(
-        'SELECT * FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      ),
-      head: db.prepare<[string], { head: number }>('SELECT head FROM conversations WHERE id = ?'),
-      member: db.prepare<[string, string], MemberRow>(
-        'SELECT user, name, delivered, read FROM members WHERE conv = ? AND user = ?',
-      ),
-      insertMember: db.prepare('INSERT INTO members (conv, user, name) VALUES (?, ?, ?)'),
-      renameMember: db.prepare('UPDATE members SET name = ? WHERE conv = ? AND user = ?'),
-      updateCursor: db.prepare('UPDATE members SET delivered = ?, read = ? WHERE conv = ? AND user = ?'),
-      members: db.prepare<[string], MemberRow>(
-        'SELECT user, name, delivered, read FROM members WHERE conv = ? ORDER BY user',
-      ),
-    };
-    this._epoch = this._loadEpoch();
-    this._batcher = new Batcher((batch) => this.appendBatch(batch), options.maxBatch ?? 1000);
+    this._path = options.path;
+    const { port1, port2 } = new MessageChannel();
+    this._port = port1;
+    const init: WorkerInit = { path: options.path, maxBatch: options.maxBatch ?? 1000, port: port2 };
+    this._worker = startWorker({ workerData: init, transferList: [port2] });
+    this._worker.unref();
+    this._exited = new Promise((resolve) => this._worker.once('exit', () => resolve()));
+    let ready!: (epoch: string) => void;
+    let failed!: (error: Error) => void;
+    this._ready = new Promise<string>((resolve, reject) => {
+      ready = resolve;
+      failed = reject;
+    });
+    this._ready.catch(() => undefined);
+    this._port.on('message', (message: WorkerMessage) => {
+      if ('replies' in message) {
+        for (const [id, ok, value] of message.replies) {
+          const pending = this._pending.get(id);
+          if (!pending) continue;
+          this._pending.delete(id);
+          if (ok === 1) pending.resolve(value);
+          else pending.reject(toError(value));
+        }
+        this._settled();
+      } else if ('ready' in message) {
+        try {
+          if (this._path !== ':memory:') this._reader = SqliteReader.open(this._path);
+          ready(message.ready);
+        } catch (error) {
+          this._fail(error as Error);
+          failed(this._failure!);
+        }
+        this._settled();
+      } else {
+        this._fail(toError(message.failed));
+        failed(this._failure!);
+      }
+    });
+    this._worker.once('error', (error) => {
+      this._fail(new StoreUnavailableError(`the SQLite worker failed: ${error.message}`, { cause: error }));
+      failed(this._failure!);
+    });
+    this._worker.once('exit', () => {
+      if (!this._closed) this._fail(new StoreUnavailableError('the SQLite worker stopped'));
+      failed(this._failure ?? new Error('store is closed'));
+    });
   }
 
-  private _migrate(): void {
-    const version = this._db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this._db.transaction(() => {
-        this._db.exec(MIGRATIONS[v]!);
-        this._db.pragma(`user_version = ${v + 1}`);
-      })();
+  /** Opens the database and waits until it is ready (throws if it cannot be opened). */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const store = new SqliteStore(options);
+    try {
+      await store._ready;
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
     }
+    return store;
   }
 
-  private _loadEpoch(): string {
-    const row = this._db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'epoch'").get();
-    if (row) return row.value;
-    const epoch = randomUUID();
-    this._db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(epoch);
-    return epoch;
-  }
-
-  async epoch(): Promise<string> {
-    return this._epoch;
+  epoch(): Promise<string> {
+    return this._ready;
   }
 
   append(input: AppendInput): Promise<AppendResult> {
-    return this._batcher.add(input);
+    return this._call({ t: 'append', input }, (outcome) => toAppendResult(input, outcome as AppendOutcome)) as Promise<AppendResult>;
   }
 
-  /** Appends a batch in one transaction. Public for the group-commit benchmark. */
-  appendBatch(batch: readonly AppendInput[]): AppendResult[] {
-    return diskErrors(() => this._appendBatch(batch));
+  range(conv: string, after: number, limit: number): Promise<Page> {
+    return this._read((r) => r.range(conv, after, limit), { t: 'range', conv, after, limit });
   }
 
-  private _appendBatch(batch: readonly AppendInput[]): AppendResult[] {
-    return this._db.transaction((items: readonly AppendInput[]) =>
-      items.map((input): AppendResult => {
-        const existing = this._stmts.findById.get(input.conv, input.id);
-        if (existing) {
-          return existing.sender === input.from.id
-            ? { kind: 'duplicate', seq: Number(existing.seq), ts: Number(existing.ts) }
-            : { kind: 'conflict' };
-        }
-        const { head } = this._stmts.bumpHead.get(input.conv)!;
-        this._stmts.insertMessage.run({
-          conv: input.conv,
-          seq: head,
-          id: input.id,
-          sender: input.from.id,
-          sender_name: input.from.name,
-          text: input.text ?? null,
-          file: input.file ? JSON.stringify(input.file) : null,
-          ts: input.ts,
-        });
-        return { kind: 'stored', message: messageFromInput(input, head, input.ts) };
-      }),
-    )(batch);
+  before(conv: string, before: number, limit: number): Promise<Page> {
+    return this._read((r) => r.before(conv, before, limit), { t: 'before', conv, before, limit });
   }
 
-  async range(conv: string, after: number, limit: number): Promise<Page> {
-    const rows = this._stmts.range.all(conv, after, limit + 1);
-    const more = rows.length > limit;
-    return { messages: rows.slice(0, limit).map(rowToMessage), more };
+  head(conv: string): Promise<number> {
+    return this._read((r) => r.head(conv), { t: 'head', conv });
   }
 
-  async before(conv: string, before: number, limit: number): Promise<Page> {
-    const rows = this._stmts.before.all(conv, before, limit + 1);
-    const more = rows.length > limit;
-    return { messages: rows.slice(0, limit).reverse().map(rowToMessage), more };
+  addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
+    return this._call({ t: 'addMember', conv, user }) as Promise<{ member: Member; isNew: boolean }>;
   }
 
-  async head(conv: string): Promise<number> {
-    return Number(this._stmts.head.get(conv)?.head ?? 0);
+  setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
+    return this._call({ t: 'setCursor', conv, userId, update }) as Promise<Member | null>;
   }
 
-  async addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
-    return diskErrors(this._db.transaction(() => {
-      const row = this._stmts.member.get(conv, user.id);
-      if (!row) {
-        this._stmts.insertMember.run(conv, user.id, user.name);
-        return { member: { id: user.id, name: user.name, delivered: 0, read: 0 }, isNew: true };
-      }
-      if (row.name !== user.name) this._stmts.renameMember.run(user.name, conv, user.id);
-      return { member: { ...toMember(row), name: user.name }, isNew: false };
-    }));
-  }
-
-  async setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
-    return diskErrors(this._db.transaction((): Member | null => {
-      const row = this._stmts.member.get(conv, userId);
-      if (!row) return null;
-      const head = Number(this._stmts.head.get(conv)?.head ?? 0);
-      const next = advanceCursor(toMember(row), update, head);
-      if (!next) return null;
-      this._stmts.updateCursor.run(next.delivered, next.read, conv, userId);
-      return next;
-    }));
-  }
-
-  async members(conv: string): Promise<Member[]> {
-    return this._stmts.members.all(conv).map(toMember);
+  members(conv: string): Promise<Member[]> {
+    return this._read((r) => r.members(conv), { t: 'members', conv });
   }
 
   async close(): Promise<void> {
-    await this._batcher.close();
-    if (this._db.open) this._db.close();
+    if (this._closed) return this._exited;
+    this._closed = true;
+    if (this._pending.size > 0 && !this._failure) await new Promise<void>((resolve) => (this._idle = resolve));
+    this._flush();
+    this._port.ref();
+    this._port.postMessage('close' satisfies StoreMessage);
+    // The worker closes its end after closing the database; a dead worker has exited already.
+    await Promise.race([this._exited, new Promise<void>((resolve) => this._port.once('close', () => resolve()))]);
+    this._port.close();
+    await this._worker.terminate();
+    this._reader?.close();
+  }
+
+  /** On the main thread's read-only connection once it is open; through the worker for ':memory:'. */
+  private _read<T>(local: (reader: SqliteReader) => T, op: Op): Promise<T> {
+    if (this._closed) return Promise.reject(new Error('store is closed'));
+    if (this._failure) return Promise.reject(this._failure);
+    const reader = this._reader;
+    if (reader) {
+      try {
+        return Promise.resolve(diskErrors(() => local(reader)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (this._path === ':memory:') return this._call(op) as Promise<T>;
+    return this._ready.then(() => this._read(local, op));
+  }
+
+  /** `map` turns the worker's answer into the result (no extra promise, so answers settle in order). */
+  private _call(op: Op, map?: (value: unknown) => unknown): Promise<unknown> {
+    if (this._closed) return Promise.reject(new Error('store is closed'));
+    if (this._failure) return Promise.reject(this._failure);
+    const id = this._nextId++;
+    // Only while answers are owed does the port keep the process alive.
+    if (this._pending.size === 0) this._port.ref();
+    const promise = new Promise<unknown>((resolve, reject) =>
+      this._pending.set(id, { resolve: map ? (value) => resolve(map(value)) : resolve, reject }),
+    );
+    this._outbox.push({ id, op });
+    if (!this._scheduled) {
+      this._scheduled = true;
+      // setImmediate, not a microtask: the socket callbacks of one poll phase each drain the
+      // microtask queue, so only setImmediate sends every operation of this turn in one message.
+      setImmediate(() => this._flush());
+    }
+    return promise;
+  }
+
+  private _flush(): void {
+    this._scheduled = false;
+    if (this._outbox.length === 0) return;
+    const batch = this._outbox;
+    this._outbox = [];
+    this._port.postMessage(batch satisfies StoreMessage);
+  }
+
+  private _settled(): void {
+    if (this._pending.size > 0) return;
+    this._port.unref();
+    this._idle?.();
+    this._idle = null;
+  }
+
+  private _fail(error: Error): void {
+    if (this._failure) return;
+    this._failure = error;
+    this._outbox = [];
+    for (const pending of this._pending.values()) pending.reject(error);
+    this._pending.clear();
+    this._settled();
   }
 }
