@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderHtml } from './html.js';
 import type { AuthConfig } from './messages.js';
+import { pin, pinPlan, type PinPlan } from './pin.js';
 import { openFileLimit } from './proc.js';
 import { formatComparison, formatSummary } from './report.js';
 import { runScenario, totalSeconds } from './runner.js';
@@ -50,6 +51,8 @@ shaping the load (overrides of the scenario)
   --drain S              after the last stage, wait up to S seconds for outstanding acks and
                          deliveries before counting them lost (default: the scenario's, or 15)
   --workers N|auto       load-generator threads (default auto: 1-2 on 2 cores, by load)
+  --pin / --no-pin       pin the target to the last core and the harness to the others
+                         (taskset; needs ≥ 2 cores); on by default with --compare
 
 pass / fail
   --threshold EXPR       replaces the scenario's thresholds; repeatable.
@@ -93,6 +96,8 @@ const OPTIONS = {
   'p99-limit': { type: 'string' },
   drain: { type: 'string' },
   workers: { type: 'string' },
+  pin: { type: 'boolean' },
+  'no-pin': { type: 'boolean' },
   threshold: { type: 'string', multiple: true },
   'no-thresholds': { type: 'boolean' },
   json: { type: 'string' },
@@ -227,7 +232,7 @@ function parseTargets(values: { target?: string; url?: string; compare?: string 
 
 export function machine(): Record<string, string | number> {
   return {
-    cores: availableParallelism(),
+    cores: cpus().length,
     cpu: cpus()[0]?.model ?? 'unknown',
     node: process.version,
     os: `${process.platform} ${release()}`,
@@ -269,6 +274,19 @@ async function main(argv: string[]): Promise<number> {
   const relayPid = positive('relay-pid', values['relay-pid']);
   const progress = values.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
   if (fitted.warning) process.stderr.write(`warning: ${fitted.warning}\n`);
+  if (values.pin && values['no-pin']) throw new UsageError('--pin and --no-pin contradict each other');
+  const wantPin = values.pin ?? (values['no-pin'] ? false : targets.length > 1);
+  let plan: PinPlan | null = null;
+  if (wantPin) {
+    plan = pinPlan();
+    if (plan) {
+      // Before the generator's workers exist: the threads they start inherit this.
+      pin(process.pid, plan.harness);
+      process.stderr.write(`pinned: targets on cpu ${plan.target}, harness on cpu ${plan.harness}\n`);
+    } else {
+      process.stderr.write('warning: --pin needs at least 2 cores and taskset (util-linux): not pinned\n');
+    }
+  }
 
   const results: RunResult[] = [];
   let unavailable = false;
@@ -283,8 +301,17 @@ async function main(argv: string[]): Promise<number> {
       unavailable = true;
       continue;
     }
+    let pinned: PinPlan | null = null;
+    if (plan && target.pids.length > 0) {
+      try {
+        for (const pid of target.pids) pin(pid, plan.target);
+        pinned = plan;
+      } catch (error) {
+        process.stderr.write(`warning: could not pin ${name}: ${(error as Error).message}\n`);
+      }
+    }
     try {
-      const result = await runScenario({ scenario, target, label: name, workers, auth, thresholds, progress });
+      const result = await runScenario({ scenario, target, label: name, workers, auth, thresholds, progress, pinned });
       if (fitted.warning) result.warnings.unshift(fitted.warning);
       results.push(result);
       process.stdout.write(`${formatSummary(result)}\n`);

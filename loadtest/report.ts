@@ -40,11 +40,16 @@ export function formatSummary(r: RunResult): string {
     );
   }
   if (r.relay_cpu_s !== null) lines.push(`    ${dots('target cpu')} ${r.relay_cpu_s} s (${r.relay_cpu_pct}% of one core)`);
+  if (r.cpu_us_per_delivery !== null) lines.push(`    ${dots('target cpu per delivery')} ${r.cpu_us_per_delivery} µs (load phase)`);
+  if (r.target_loop_delay_p99_ms !== null) {
+    lines.push(`    ${dots('target event-loop delay')} p99=${ms(r.target_loop_delay_p99_ms)} max=${ms(r.target_loop_delay_max_ms ?? 0)} ms (load phase)`);
+  }
   if (r.relay_rss_mb !== null) lines.push(`    ${dots('target peak rss')} ${r.relay_rss_mb} MB`);
   if (r.rss_per_connection_kb !== null) lines.push(`    ${dots('target rss per connection')} ${r.rss_per_connection_kb} kB`);
   lines.push(
     `    ${dots('harness')} ${r.harness_cpu_s} s cpu, generator lag p99 ${r.generator_lag_p99_ms} ms` +
-      (r.load_average === null ? '' : `, machine load ${r.load_average}`),
+      (r.load_average === null ? '' : `, machine load ${r.load_average}`) +
+      (r.pinned ? `; pinned: target cpu ${r.pinned.target}, harness cpu ${r.pinned.harness}` : '; not pinned'),
   );
   if (r.capacity) {
     lines.push('');
@@ -90,6 +95,8 @@ const ROWS: Row[] = [
   { label: 'ack p99 ms', value: (r) => r.ack_ms.p99, show: ms },
   { label: 'connect p99 ms', value: (r) => r.connect_ms.p99, show: ms },
   { label: 'target cpu s', value: (r) => r.relay_cpu_s, show: (n) => n.toFixed(1) },
+  { label: 'cpu µs per delivery', value: (r) => r.cpu_us_per_delivery, show: (n) => n.toFixed(1) },
+  { label: 'target loop delay p99 ms', value: (r) => r.target_loop_delay_p99_ms, show: ms },
   { label: 'target peak rss MB', value: (r) => r.relay_rss_mb, show: (n) => n.toFixed(1) },
   { label: 'rss per connection kB', value: (r) => r.rss_per_connection_kb, show: (n) => n.toFixed(1) },
   { label: 'capacity deliveries/s', value: (r) => r.capacity?.highest_sustained_deliveries_per_s ?? null, show: num },

@@ -3,7 +3,7 @@
  * second, collects the workers' interval reports, settles the account (lost, duplicated,
  * reordered) once everything is drained, and measures the target's CPU and memory.
  */
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { emptyTally, addTally, type Tally } from './accounting.js';
 import type { AccountReport, AuthConfig, FromWorker, TickReport, ToWorker } from './messages.js';
@@ -18,6 +18,7 @@ import {
 } from './metrics.js';
 import { cpuSeconds, loadAverage, peakRssKb, rssKb, sumOver } from './proc.js';
 import type { StartedTarget } from './targets.js';
+import { loopDelay, resetStats } from './target-stats.js';
 import { evaluateThresholds } from './thresholds.js';
 import {
   ScenarioKind,
@@ -41,6 +42,8 @@ export interface RunOptions {
   /** Progress lines (one per second); silent when absent. */
   progress?: (line: string) => void;
   connectConcurrency?: number;
+  /** Where the target and the harness were pinned, for the report (pinning is the caller's). */
+  pinned?: { target: string; harness: string } | null;
 }
 
 const DEFAULT_MESSAGE_BYTES = 64;
@@ -272,6 +275,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   let elapsedSeconds = 0;
   let cpuStart: number | null = null;
   let cpuEnd: number | null = null;
+  let cpuLoadEnd: number | null = null;
+  let targetLoop: { p99_ms: number; max_ms: number } | null = null;
   const capacitySteps: CapacityStep[] = [];
   const harnessCpuStart = process.cpuUsage();
 
@@ -319,6 +324,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
 
     // ---------------------------------------------------------------- load phase
     let duration = totalSeconds(stages);
+    await resetStats(target.urls);
     const t0 = monoMs();
     cpuStart = sumOver(pids, cpuSeconds);
     let sentRate = -1;
@@ -383,6 +389,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       }
     }
     loadSeconds = second;
+    cpuLoadEnd = sumOver(pids, cpuSeconds);
+    targetLoop = await loopDelay(target.urls);
     pool.post({ type: 'rate', perSecond: 0 });
 
     // ---------------------------------------------------------------- drain
@@ -432,7 +440,8 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
   }
   const load = loadAverage();
   // Harness, target and anything else on the machine share its cores: say when they were oversubscribed.
-  const cores = availableParallelism();
+  // The machine's cores, not this process's (pinned, it sees fewer).
+  const cores = cpus().length;
   if (load !== null && load > cores) {
     warnings.push(`the machine was busy (load average ${load} on ${cores} cores): figures are noisy, compare ratios from one run`);
   }
@@ -475,6 +484,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     messages_per_s: loadSeconds > 0 ? Math.round(loadBuckets.reduce((sum, b) => sum + b.sent, 0) / loadSeconds) : 0,
     relay_cpu_s: relayCpu === null ? null : Math.round(relayCpu * 100) / 100,
     relay_cpu_pct: relayCpu === null || elapsedSeconds === 0 ? null : Math.round((relayCpu / elapsedSeconds) * 1000) / 10,
+    cpu_us_per_delivery:
+      cpuStart === null || cpuLoadEnd === null || loadDelivered === 0 ? null : Math.round(((cpuLoadEnd - cpuStart) * 1e7) / loadDelivered) / 10,
+    target_loop_delay_p99_ms: targetLoop?.p99_ms ?? null,
+    target_loop_delay_max_ms: targetLoop?.max_ms ?? null,
+    pinned: options.pinned ?? null,
     relay_rss_mb: peakRss === null ? null : Math.round(peakRss / 102.4) / 10,
     rss_per_connection_kb: rssPerConnectionKb,
     harness_cpu_s: Math.round((harnessCpu.user + harnessCpu.system) / 1e4) / 100,

@@ -32,6 +32,8 @@ export const METRICS: Readonly<Record<string, Getter>> = {
   delivered_ratio: (r) => (r.expected === 0 ? 1 : r.delivered / r.expected),
   relay_cpu_s: (r) => r.relay_cpu_s,
   relay_rss_mb: (r) => r.relay_rss_mb,
+  cpu_us_per_delivery: (r) => r.cpu_us_per_delivery,
+  target_loop_delay_p99_ms: (r) => r.target_loop_delay_p99_ms,
   rss_per_connection_kb: (r) => r.rss_per_connection_kb,
   capacity_deliveries_per_s: (r) => r.capacity?.highest_sustained_deliveries_per_s ?? null,
 };

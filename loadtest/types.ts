@@ -174,6 +174,13 @@ export interface RunResult {
   relay_cpu_s: number | null;
   /** CPU time as a share of one core over the load phase. */
   relay_cpu_pct: number | null;
+  /** Target CPU (utime + stime from /proc) over the load phase ÷ the deliveries of the load phase, in µs. */
+  cpu_us_per_delivery: number | null;
+  /** The target's own event-loop delay over the load phase (GET /stats; a cluster: the worse relay). */
+  target_loop_delay_p99_ms: number | null;
+  target_loop_delay_max_ms: number | null;
+  /** CPU lists the target and the harness were pinned to (`--pin`), or null when not pinned. */
+  pinned: { target: string; harness: string } | null;
   relay_rss_mb: number | null;
   rss_per_connection_kb: number | null;
   harness_cpu_s: number;

@@ -9,6 +9,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
+import { isLoopback, LoopDelay } from '../../relay/http/loop-delay.js';
 import { announceListening, listenPort, MemoryRooms } from './rooms.js';
 
 interface JoinRequest {
@@ -24,7 +25,15 @@ interface SendRequest {
 type Reply = (answer: object) => void;
 
 const rooms = new MemoryRooms();
-const http = createServer();
+const loopDelay = new LoopDelay();
+// GET /stats as on the relay: the harness reads the event-loop delay of the load phase.
+const http = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (url.pathname !== '/stats') return;
+  const reset = url.searchParams.has('reset') && isLoopback(req.socket.remoteAddress ?? '');
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ event_loop_delay: loopDelay.snapshot(reset) }));
+});
 const io = new Server(http, {
   transports: ['websocket'],
   serveClient: false,

@@ -5,6 +5,7 @@
  */
 import type { AckFrame, JoinedFrame, WelcomeFrame } from '../../protocol/index.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
+import { isLoopback, LoopDelay } from '../../relay/http/loop-delay.js';
 import { loadUws } from '../../relay/uws.js';
 import { announceListening, listenPort, MemoryRooms } from './rooms.js';
 
@@ -83,6 +84,13 @@ app.ws<Conn>('/ws', {
       if (outcome.stored) app.publish(conv, JSON.stringify(outcome.message), false);
     }
   },
+});
+
+// GET /stats as on the relay: the harness reads the event-loop delay of the load phase.
+const loopDelay = new LoopDelay();
+app.get('/stats', (res, req) => {
+  const reset = /(^|&)reset(=|&|$)/.test(req.getQuery() ?? '') && isLoopback(Buffer.from(res.getRemoteAddressAsText()).toString('latin1'));
+  res.writeHeader('Content-Type', 'application/json').end(JSON.stringify({ event_loop_delay: loopDelay.snapshot(reset) }));
 });
 
 const { host, port } = listenPort();

@@ -14,6 +14,7 @@ import { serveFile } from './download.js';
 import { refuseAmbiguousFraming } from './framing.js';
 import { endWith, notFound } from './reply.js';
 import { serveDemo, WidgetBundle } from './static.js';
+import { isLoopback, LoopDelay } from './loop-delay.js';
 import { handleUpload } from './upload.js';
 import { registerWebSocket } from './ws.js';
 
@@ -97,6 +98,14 @@ export class RelayServer {
     getAndHead('/healthz', (res, _req, head) => {
       res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store');
       endWith(res, JSON.stringify({ status: 'ok', connections: hub.sessionCount }), { head });
+    });
+    // Event-loop delay for the load harness (loadtest/README.md); `?reset` from this machine
+    // only starts a new measurement.
+    const loopDelay = new LoopDelay();
+    getAndHead('/stats', (res, req, head) => {
+      const reset = /(^|&)reset(=|&|$)/.test(req.getQuery() ?? '') && isLoopback(Buffer.from(res.getRemoteAddressAsText()).toString('latin1'));
+      res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store');
+      endWith(res, JSON.stringify({ connections: hub.sessionCount, event_loop_delay: loopDelay.snapshot(reset) }), { head });
     });
     getAndHead('/chat-room.js', (res, req, head) => bundle.serve(res, req, head));
     app.options('/upload', guarded((res, req) => cors.preflight(res, req, 'POST, OPTIONS'), false));
