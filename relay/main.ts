@@ -64,9 +64,12 @@ async function main(): Promise<void> {
         'Set CHAT_JWT_SECRET before exposing this relay.',
     );
   }
-  const store = await createStore(config);
+  // The store opens (SQLite: its commit thread starts) while the rest is set up.
+  const opening = createStore(config);
+  opening.catch(() => undefined);
   const files = new FileStore(config.dataDir);
   await files.init();
+  const store = await opening;
   const hub = new Hub({
     store,
     busFactory: await createBusFactory(config, logger),

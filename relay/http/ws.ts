@@ -85,6 +85,21 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
   });
 }
 
+/**
+ * The UTF-8 bytes of the last text sent. A fan-out hands the same string (serialized once)
+ * to every receiver; uWS would encode a JS string again for each socket, so it is encoded
+ * once here and every socket gets the same bytes.
+ */
+let lastText: string | null = null;
+let lastBytes: Buffer = Buffer.alloc(0);
+function utf8(text: string): Buffer {
+  if (text !== lastText) {
+    lastBytes = Buffer.from(text, 'utf8');
+    lastText = text;
+  }
+  return lastBytes;
+}
+
 /** Adapts a uWS socket to the hub's WebSocketLike. */
 export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): WebSocketLike {
   let open = true;
@@ -93,7 +108,7 @@ export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): WebSock
   return {
     send(text: string): SendResult {
       if (!open) return SendResult.dropped;
-      const status = ws.send(text, false);
+      const status = ws.send(utf8(text), false);
       return status === 1 ? SendResult.sent : status === 0 ? SendResult.buffered : SendResult.dropped;
     },
     close(code: number, reason: string): void {

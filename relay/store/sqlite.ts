@@ -1,10 +1,10 @@
 /**
  * The default store: embedded SQLite (better-sqlite3) in WAL mode with synchronous=FULL,
  * committed in a worker thread (sqlite-worker.ts) so that the event loop never waits for
- * the disk. The main thread only gathers each event-loop turn's operations into one
- * message; the worker turns whatever arrived while it was syncing into the next
- * transaction (pipelined group commit) and answers once COMMIT (the fsync) returned, so a
- * resolved `append` still means durable.
+ * the disk. Pipelined group commit: while the worker commits (and syncs) one transaction,
+ * the main thread gathers every operation that arrives; when the worker answers, all of
+ * them go over as one message and become the next transaction. The worker answers once
+ * COMMIT (the fsync) returned, so a resolved `append` still means durable.
  *
  * Reads (history, catch-up pages, head, members) run on the main thread, on a read-only
  * connection: in WAL mode they never wait for the writer or its fsync, they see only
@@ -16,6 +16,7 @@
  *
  * InlineSqliteStore (sqlite-inline.ts) is the same database committed on the main thread.
  */
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Member, User } from '../../protocol/index.js';
 import { diskErrors, SqliteReader, toAppendResult, type AppendOutcome } from './sqlite-db.js';
@@ -37,13 +38,15 @@ interface Pending {
 /**
  * Built, the worker is sqlite-worker.js next to this file. Under tsx (tests, the load
  * harness) both are .ts, and Node 20 does not run `--import tsx` in workers: the worker
- * then registers tsx itself before loading the .ts file.
+ * then registers tsx's require hook (in-thread, so it starts in a fraction of the time
+ * the ESM loader hooks, which run on a thread of their own, would take) and requires the
+ * .ts file.
  */
 function startWorker(options: ConstructorParameters<typeof Worker>[1]): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./sqlite-worker.js', import.meta.url), options);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const worker = new URL('./sqlite-worker.ts', import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(worker)}); })`;
+  const tsx = fileURLToPath(import.meta.resolve('tsx/cjs/api'));
+  const worker = fileURLToPath(new URL('./sqlite-worker.ts', import.meta.url));
+  const code = `require(${JSON.stringify(tsx)}).register(); require(${JSON.stringify(worker)});`;
   return new Worker(code, { ...options, eval: true });
 }
 
@@ -62,6 +65,8 @@ export class SqliteStore implements Store {
   private _nextId = 1;
   private _outbox: Request[] = [];
   private _scheduled = false;
+  /** Operations posted to the worker and not answered yet: while there are any, new ones wait. */
+  private _unanswered = 0;
   private _closed = false;
   private _failure: Error | null = null;
   private readonly _ready: Promise<string>;
@@ -87,6 +92,9 @@ export class SqliteStore implements Store {
     this._ready.catch(() => undefined);
     this._port.on('message', (message: WorkerMessage) => {
       if ('replies' in message) {
+        this._unanswered -= message.replies.length;
+        // The worker is done with what it had: what gathered meanwhile goes now, as one transaction.
+        if (this._unanswered === 0) this._flush();
         for (const [id, ok, value] of message.replies) {
           const pending = this._pending.get(id);
           if (!pending) continue;
@@ -167,7 +175,6 @@ export class SqliteStore implements Store {
     if (this._closed) return this._exited;
     this._closed = true;
     if (this._pending.size > 0 && !this._failure) await new Promise<void>((resolve) => (this._idle = resolve));
-    this._flush();
     this._port.ref();
     this._port.postMessage('close' satisfies StoreMessage);
     // The worker closes its end after closing the database; a dead worker has exited already.
@@ -213,11 +220,17 @@ export class SqliteStore implements Store {
     return promise;
   }
 
+  /**
+   * Posts the gathered operations, unless the worker is still busy with earlier ones: then
+   * they wait for its answer and go together (one message and one wake-up of the worker per
+   * transaction, not per event-loop turn; with both threads on one core that matters).
+   */
   private _flush(): void {
     this._scheduled = false;
-    if (this._outbox.length === 0) return;
+    if (this._outbox.length === 0 || this._unanswered > 0) return;
     const batch = this._outbox;
     this._outbox = [];
+    this._unanswered += batch.length;
     this._port.postMessage(batch satisfies StoreMessage);
   }
 
