@@ -132,6 +132,21 @@ describe('client rules', () => {
     assert.equal(sent(socket, 'send').length, 1);
     assert.equal(client.snapshot.messages[0]?.status, 'sending');
     clock.advance(20_000);
+    // Resent after the backoff (and again once a resend stays unacked for the request timeout), always with the same id.
+    const ids = sent(socket, 'send').map((f) => f.id);
+    assert.ok(ids.length >= 2 && ids.every((sentId) => sentId === id), ids.join(','));
+  });
+
+  test('client - a send that stays unacked for the request timeout goes out again with the same id', async () => {
+    const { client, clock } = await setup();
+    const { socket, join } = connect();
+    joined(socket, join, 0);
+    const { id } = client.send('lost between tabs');
+    await settle();
+    assert.equal(sent(socket, 'send').length, 1);
+    clock.advance(9_000);
+    assert.equal(sent(socket, 'send').length, 1);
+    clock.advance(1_500);
     assert.deepEqual(sent(socket, 'send').map((f) => f.id), [id, id]);
   });
 

@@ -155,6 +155,7 @@ export class Conversation implements ChatClient {
   private _join: Join = Join.none;
   private _joinAttempt = 0;
   private _joinRetryTimer: TimerHandle | undefined;
+  private _joinTimer: TimerHandle | undefined;
   private _pumpTimer: TimerHandle | undefined;
   private _joinRequest: JoinRequest | null = null;
   private _gap: GapRequest | null = null;
@@ -254,7 +255,7 @@ export class Conversation implements ChatClient {
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
-    for (const timer of [this._joinRetryTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
+    for (const timer of [this._joinRetryTimer, this._joinTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
     void this._cache.flush();
     this._stopWatchingPageHide();
@@ -423,6 +424,7 @@ export class Conversation implements ChatClient {
 
   private _dropRequests(): void {
     this._joinRequest = null;
+    this._clock.clearTimeout(this._joinTimer);
     this._clock.clearTimeout(this._gap?.timer);
     this._gap = null;
     this._finishOlder();
@@ -468,6 +470,14 @@ export class Conversation implements ChatClient {
     if (!sent) return;
     this._joinRequest = request;
     this._setJoin(Join.joining);
+    // No answer (lost between tabs, or with a relay instance): ask again.
+    this._clock.clearTimeout(this._joinTimer);
+    this._joinTimer = this._clock.setTimeout(() => {
+      if (this._joinRequest !== request || this._disposed) return;
+      this._joinRequest = null;
+      this._setJoin(Join.none);
+      if (this._port.state === 'open') this._sendJoin();
+    }, this._requestTimeoutMs);
   }
 
   private _onJoined(frame: JoinedFrame, request: JoinRequest): void {
@@ -712,6 +722,7 @@ export class Conversation implements ChatClient {
     this._clock.clearTimeout(this._pumpTimer);
     this._pumpTimer = undefined;
     if (this._join !== Join.joined || this._disposed) return;
+    this._outbox.expireUnacked(this._requestTimeoutMs);
     for (const entry of this._outbox.takeSendable()) {
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
       if (entry.text !== undefined) frame.text = entry.text;
@@ -721,7 +732,9 @@ export class Conversation implements ChatClient {
         return;
       }
     }
-    const at = this._outbox.nextRetryAt();
+    const retryAt = this._outbox.nextRetryAt();
+    const ackDue = this._outbox.expireUnacked(this._requestTimeoutMs);
+    const at = retryAt === null ? ackDue : ackDue === null ? retryAt : Math.min(retryAt, ackDue);
     if (at !== null) this._pumpTimer = this._clock.setTimeout(() => this._pump(), Math.max(0, at - this._clock.now()));
   }
 

@@ -40,6 +40,8 @@ interface Slot {
   flow: Flow;
   attempts: number;
   retryAt: number;
+  /** When it last went out (in flight). */
+  sentAt?: number;
 }
 
 export interface OutboxOptions {
@@ -121,6 +123,7 @@ export class Outbox {
       if (slot.flow === Flow.persisting) break;
       if (slot.flow === Flow.waiting && slot.retryAt > now) break;
       this._setFlow(slot, Flow.inFlight);
+      slot.sentAt = now;
       slot.attempts++;
       inFlight++;
       taken.push(slot.entry);
@@ -181,6 +184,23 @@ export class Outbox {
   }
 
   /** The socket went away: nothing is in flight any more; everything unacked goes again after the next join. */
+  /**
+   * Sends without an ack for `timeoutMs` are sent again (same id: the relay deduplicates): a
+   * frame can be lost between tabs when the tab holding the shared connection goes away.
+   * Returns when the oldest remaining send times out, or null.
+   */
+  expireUnacked(timeoutMs: number): number | null {
+    const now = this._o.clock.now();
+    let next: number | null = null;
+    for (const slot of this._slots) {
+      if (slot.flow !== Flow.inFlight || slot.sentAt === undefined) continue;
+      const due = slot.sentAt + timeoutMs;
+      if (due <= now) this._setFlow(slot, Flow.queued);
+      else next = next === null ? due : Math.min(next, due);
+    }
+    return next;
+  }
+
   connectionLost(): void {
     for (const slot of this._slots) {
       if (slot.flow === Flow.inFlight) this._setFlow(slot, Flow.queued);
