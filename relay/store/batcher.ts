@@ -1,8 +1,9 @@
 /**
  * Group commit: every append that arrives during one event-loop turn is written in ONE
  * transaction (one fsync for SQLite, one round trip for PostgreSQL) instead of one each.
- * While a batch is being written the next one accumulates, so a slow commit turns into
- * bigger batches rather than a queue of tiny ones. Order is kept: items are committed, and
+ * While a batch is being written the next one accumulates and is sent as soon as that write
+ * answers (pipelined group commit), so a slow commit turns into bigger batches rather than a
+ * queue of tiny ones. Order is kept: items are committed, and
  * their promises settle, in the order they were added.
  */
 export type FlushFn<I, R> = (batch: I[]) => Promise<R[]> | R[];
@@ -52,10 +53,18 @@ export class Batcher<I, R> {
     // microtask queue, so only setImmediate sees every frame that arrived in this turn.
     setImmediate(() => {
       this._scheduled = false;
-      this._flushing = this._run().finally(() => {
-        this._flushing = null;
-        if (this._queue.length > 0) this._schedule();
-      });
+      this._start();
+    });
+  }
+
+  /**
+   * Pipelined: what arrived while a batch was being committed goes out as the next batch
+   * the moment that commit answers, without waiting for another event-loop turn.
+   */
+  private _start(): void {
+    this._flushing = this._run().finally(() => {
+      this._flushing = null;
+      if (this._queue.length > 0) this._start();
     });
   }
 

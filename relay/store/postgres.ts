@@ -4,9 +4,12 @@
  * Sequencing across instances: a conversation's `head` row is the only source of seqs, and
  * every append locks it before it reads or writes anything of that conversation, so two
  * instances can never hand out the same seq and a retried id is always seen as a duplicate.
- * Group commit: the appends of one event-loop turn go to the server as ONE statement — a
- * call of the `chat_append` function with the whole batch as JSON — which is one round trip
- * and one implicit transaction (one WAL flush), however many messages it carries.
+ * Group commit, pipelined as in the SQLite store: the appends that arrive while one batch
+ * is being committed go to the server, the moment it answers, as ONE statement — a call of
+ * the `chat_append` function with the whole batch as JSON — which is one round trip and one
+ * implicit transaction (one WAL flush), however many messages it carries. One batch is in
+ * flight at a time, so seqs follow call order. Nothing here blocks the event loop: the
+ * driver is asynchronous, and reads go through the pool alongside.
  *
  * Availability: when the server cannot be reached every operation rejects with
  * StoreUnavailableError (the hub answers `unavailable`, clients retry); the pool reconnects
