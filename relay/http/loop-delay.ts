@@ -1,6 +1,7 @@
 /**
  * The event loop's delay, as the load harness reads it from every target (GET /stats): a
- * libuv timer every 10 ms records how late it fired. The relay and the comparison servers
+ * libuv timer every 10 ms records how late it fired (Node's histogram holds the whole
+ * interval; the 10 ms are taken off here). The relay and the comparison servers
  * (loadtest/servers/) use this same class, so their figures compare.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -14,7 +15,8 @@ export interface LoopDelaySnapshot {
 }
 
 const RESOLUTION_MS = 10;
-const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+/** The histogram holds whole timer intervals (≥ the resolution): the delay is what exceeds it. */
+const ms = (ns: number) => Math.max(0, Math.round((ns - RESOLUTION_MS * 1e6) / 1e4) / 100);
 
 export class LoopDelay {
   private readonly _histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
