@@ -9,6 +9,7 @@ import {
   ErrorCode,
   Limits,
   RETRYABLE_ERRORS,
+  type AckFrame,
   type ClientFrame,
   type ErrorFrame,
   type FileRef,
@@ -28,6 +29,7 @@ import { Debounced, systemClock, type Clock, type TimerHandle } from './clock.js
 import type { NetworkSignal } from './connection.js';
 import { OrderingBuffer } from './ordering.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
 import { storageKeys } from './storage.js';
 import { TypingSender, TypingWatcher } from './typing.js';
@@ -105,23 +107,21 @@ type Join = (typeof Join)[keyof typeof Join];
 
 /** The join in flight: where the relay will start its replay follows from what was asked. */
 interface JoinRequest {
-  ref: string;
   after: number;
   tail: number | undefined;
 }
 
-/** A gap request in flight (`ref`), or a pause before the next one (`ref` null). */
-interface GapRequest {
-  ref: string | null;
-  timer: TimerHandle;
-}
-
 interface OlderRequest {
   ref: string;
-  timer: TimerHandle;
   promise: Promise<void>;
   done: () => void;
 }
+
+/** The replies the registry matches to requests. */
+type Reply = JoinedFrame | HistoryReplyFrame | AckFrame;
+
+/** A send is matched to its ack by the message id (the relay's `ack` and `error` name it); refs are strings too, so the id is prefixed. */
+const sendRef = (id: string): string => `send:${id}`;
 
 interface AckedEntry {
   entry: OutboxEntry;
@@ -155,10 +155,14 @@ export class Conversation implements ChatClient {
   private _join: Join = Join.none;
   private _joinAttempt = 0;
   private _joinRetryTimer: TimerHandle | undefined;
-  private _joinTimer: TimerHandle | undefined;
   private _pumpTimer: TimerHandle | undefined;
-  private _joinRequest: JoinRequest | null = null;
-  private _gap: GapRequest | null = null;
+  /** Every request awaiting its reply (join, gap fill, older page, send), with its timeout. */
+  private readonly _requests: Requests<Reply>;
+  private _joinRef: string | null = null;
+  /** The gap request in flight. */
+  private _gapRef: string | null = null;
+  /** A pause before the next gap request (the last one failed or filled nothing). */
+  private _gapPause: TimerHandle | undefined;
   private _older: OlderRequest | null = null;
   /** Messages from others above this seq are news (`message` events); below it they are history. */
   private _notifyAbove: number | null = null;
@@ -185,6 +189,7 @@ export class Conversation implements ChatClient {
     this._x = internals;
     this._clock = internals.clock ?? systemClock;
     this._conv = conversation;
+    this._requests = new Requests<Reply>(this._clock);
     // The user may be known only after the first `getToken()`: keys are read when storage is used (after `ready`).
     const keys = () => storageKeys(port.relay, port.userKey, conversation);
     const storage = port.storage;
@@ -255,7 +260,7 @@ export class Conversation implements ChatClient {
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
-    for (const timer of [this._joinRetryTimer, this._joinTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
+    for (const timer of [this._joinRetryTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
     void this._cache.flush();
     this._stopWatchingPageHide();
@@ -333,9 +338,9 @@ export class Conversation implements ChatClient {
     if (!sent) return Promise.resolve();
     let done = () => {};
     const promise = new Promise<void>((resolve) => (done = resolve));
+    this._older = { ref, promise, done };
     // No answer (the relay instance died with it): give up, so the view may ask again.
-    const timer = this._clock.setTimeout(() => this._finishOlder(), this._requestTimeoutMs);
-    this._older = { ref, timer, promise, done };
+    this._requests.register(ref, this._requestTimeoutMs, (result) => this._olderSettled(result));
     this._invalidate();
     return promise;
   }
@@ -422,12 +427,11 @@ export class Conversation implements ChatClient {
     this._dropRequests();
   }
 
+  /** Nothing asked on the connection will be answered: every request settles as `dropped`. */
   private _dropRequests(): void {
-    this._joinRequest = null;
-    this._clock.clearTimeout(this._joinTimer);
-    this._clock.clearTimeout(this._gap?.timer);
-    this._gap = null;
-    this._finishOlder();
+    this._requests.dropAll();
+    this._clock.clearTimeout(this._gapPause);
+    this._gapPause = undefined;
   }
 
   /** The relay accepted the session's `hello` (a new connection, or a renewed token). */
@@ -456,9 +460,7 @@ export class Conversation implements ChatClient {
     const ref = this._ref();
     // First visit: just the newest messages. Known history: everything after it, so the run stays gap-free.
     const request: JoinRequest =
-      this._epoch === null
-        ? { ref, after: 0, tail: ClientDefaults.initialTail }
-        : { ref, after: this._buffer.last, tail: undefined };
+      this._epoch === null ? { after: 0, tail: ClientDefaults.initialTail } : { after: this._buffer.last, tail: undefined };
     const sent = this._port.send({
       type: 'join',
       conv: this._conv,
@@ -468,16 +470,36 @@ export class Conversation implements ChatClient {
       ref,
     });
     if (!sent) return;
-    this._joinRequest = request;
+    // A reply to a join that this one supersedes is ignored; this one's reply follows.
+    if (this._joinRef !== null) this._requests.cancel(this._joinRef);
+    this._joinRef = ref;
     this._setJoin(Join.joining);
-    // No answer (lost between tabs, or with a relay instance): ask again.
-    this._clock.clearTimeout(this._joinTimer);
-    this._joinTimer = this._clock.setTimeout(() => {
-      if (this._joinRequest !== request || this._disposed) return;
-      this._joinRequest = null;
-      this._setJoin(Join.none);
-      if (this._port.state === 'open') this._sendJoin();
-    }, this._requestTimeoutMs);
+    this._requests.register(ref, this._requestTimeoutMs, (result) => {
+      if (this._joinRef === ref) this._joinRef = null;
+      this._joinSettled(result, request);
+    });
+  }
+
+  private _joinSettled(result: Settled<Reply>, request: JoinRequest): void {
+    switch (result.kind) {
+      case 'reply':
+        if (result.reply.type === 'joined') this._onJoined(result.reply, request);
+        return;
+      case 'error':
+        if (RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._retryJoinLater();
+        else {
+          this._setJoin(Join.none);
+          this._emit({ type: 'error', code: result.code, message: result.message });
+        }
+        return;
+      case 'timeout':
+        // No answer (lost between tabs, or with a relay instance): ask again.
+        this._setJoin(Join.none);
+        if (this._port.state === 'open' && !this._disposed) this._sendJoin();
+        return;
+      case 'dropped':
+        return;
+    }
   }
 
   private _onJoined(frame: JoinedFrame, request: JoinRequest): void {
@@ -536,23 +558,21 @@ export class Conversation implements ChatClient {
     if (this._disposed || !this._loaded) return;
     if ('conv' in frame && frame.conv !== undefined && frame.conv !== this._conv) return;
     switch (frame.type) {
-      case 'joined': {
-        // A reply to a join that a later one superseded is ignored; the later reply follows.
-        const request = this._joinRequest;
-        if (request && frame.ref === request.ref) {
-          this._joinRequest = null;
-          this._onJoined(frame, request);
-        }
+      case 'joined':
+        this._requests.reply(frame.ref, frame);
         return;
-      }
       case 'msg':
         // Messages of an earlier join still in flight are harmless: the buffer drops duplicates.
         this._accept(this._buffer.pushAll([frame]));
         return;
       case 'ack':
-        return this._onAck(frame.id, frame.seq, frame.ts);
+        // An ack after its send timed out (and before the resend) still counts.
+        if (!this._requests.reply(sendRef(frame.id), frame)) this._onAck(frame);
+        return;
       case 'history':
-        return this._onHistory(frame);
+        // A page nobody waits for any more (timed out) still holds messages: keep what continues the run.
+        if (!this._requests.reply(frame.ref, frame)) this._accept(this._buffer.pushAll(frame.messages));
+        return;
       case 'typing':
         if (frame.user !== this._selfId) this._typingWatcher.set(frame.user, frame.active);
         return;
@@ -594,6 +614,7 @@ export class Conversation implements ChatClient {
         // Its `msg` proves the relay stored it, even if the ack was lost with a connection.
         this._acked.delete(message.id);
         this._outbox.ack(message.id);
+        this._requests.cancel(sendRef(message.id));
       } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
     }
     this._pruneAcked();
@@ -612,64 +633,53 @@ export class Conversation implements ChatClient {
     for (const [id, acked] of this._acked) if (acked.seq <= this._buffer.last) this._acked.delete(id);
   }
 
-  private _onAck(id: string, seq: number, ts: number): void {
+  private _onAck({ id, seq, ts }: AckFrame): void {
     const entry = this._outbox.ack(id);
     if (entry && !this._ids.has(id) && seq > this._buffer.last) this._acked.set(id, { entry, seq, ts });
     this._invalidate();
     this._pump();
   }
 
-  private _onHistory(frame: HistoryReplyFrame): void {
-    if (this._older && frame.ref === this._older.ref) {
-      const taken = this._buffer.prepend(frame.messages);
-      for (const message of taken) this._ids.add(message.id);
-      this._finishOlder();
-      this._scheduleCache();
-      return;
-    }
-    const answersGap = this._gap?.ref != null && frame.ref === this._gap.ref;
-    if (answersGap) this._clearGap();
-    const before = this._buffer.last;
-    this._accept(this._buffer.pushAll(frame.messages));
-    // An answer that filled nothing: ask again later instead of in a tight loop.
-    if (answersGap && this._buffer.last === before) this._pauseGapRequests();
-  }
-
   private _onError(frame: ErrorFrame): void {
-    const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
     if (frame.id !== undefined && this._outbox.has(frame.id)) {
-      if (retryable || frame.code === ErrorCode.notJoined) {
-        this._outbox.retryLater(frame.id);
-        if (frame.code === ErrorCode.notJoined) this._sendJoin();
-        else this._pump();
-      } else {
-        this._outbox.fail(frame.id, frame.message);
-        this._invalidate();
-        this._emit({ type: 'error', code: frame.code, message: frame.message, messageId: frame.id });
-      }
+      if (!this._requests.fail(sendRef(frame.id), frame.code, frame.message)) this._onSendError(frame.id, frame.code, frame.message);
       return;
     }
-    if (frame.ref !== undefined && frame.ref === this._joinRequest?.ref) {
-      this._joinRequest = null;
-      if (retryable) this._retryJoinLater();
-      else {
-        this._setJoin(Join.none);
-        this._emit({ type: 'error', code: frame.code, message: frame.message });
-      }
-      return;
-    }
-    if (frame.ref !== undefined && frame.ref === this._gap?.ref) {
-      this._clearGap();
-      this._pauseGapRequests();
-      return;
-    }
-    if (frame.ref !== undefined && frame.ref === this._older?.ref) {
-      this._finishOlder();
-      if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
-      return;
-    }
+    if (this._requests.fail(frame.ref, frame.code, frame.message)) return;
+    const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
     if (frame.code === ErrorCode.notJoined && this._join === Join.joined) this._sendJoin();
     else if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
+  }
+
+  private _onSendError(id: string, code: string, message: string): void {
+    if (!this._outbox.has(id)) return;
+    if (RETRYABLE_ERRORS.has(code as ErrorCode) || code === ErrorCode.notJoined) {
+      this._outbox.retryLater(id);
+      if (code === ErrorCode.notJoined) this._sendJoin();
+      else this._pump();
+    } else {
+      this._outbox.fail(id, message);
+      this._invalidate();
+      this._emit({ type: 'error', code, message, messageId: id });
+    }
+  }
+
+  private _sendSettled(id: string, result: Settled<Reply>): void {
+    switch (result.kind) {
+      case 'reply':
+        if (result.reply.type === 'ack') this._onAck(result.reply);
+        return;
+      case 'error':
+        return this._onSendError(id, result.code, result.message);
+      case 'timeout':
+        // No ack (the frame was lost between tabs, say): send it again, same id (the relay deduplicates).
+        this._outbox.requeue(id);
+        this._pump();
+        return;
+      case 'dropped':
+        // The outbox puts everything in flight back in the queue for the next join.
+        return;
+    }
   }
 
   // ------------------------------------------------------------------ gaps and older pages
@@ -680,37 +690,59 @@ export class Conversation implements ChatClient {
 
   /** Asks for the missing range that holds back early arrivals, one request at a time. */
   private _checkGap(): void {
-    if (this._gap !== null || this._join !== Join.joined) return;
+    if (this._gapRef !== null || this._gapPause !== undefined || this._join !== Join.joined) return;
     const gap = this._buffer.gap();
     if (!gap) return;
     const ref = this._ref();
     const limit = Math.max(1, Math.min(Limits.maxHistoryLimit, gap.before - gap.after - 1));
     if (!this._port.send({ type: 'history', conv: this._conv, after: gap.after, limit, ref })) return;
-    // No answer (lost with a relay instance, say): ask again.
-    this._gap = { ref, timer: this._clock.setTimeout(() => this._gapTimedOut(), this._requestTimeoutMs) };
+    this._gapRef = ref;
+    this._requests.register(ref, this._requestTimeoutMs, (result) => {
+      this._gapRef = null;
+      this._gapSettled(result);
+    });
+  }
+
+  private _gapSettled(result: Settled<Reply>): void {
+    switch (result.kind) {
+      case 'reply': {
+        if (result.reply.type !== 'history') return;
+        const before = this._buffer.last;
+        this._accept(this._buffer.pushAll(result.reply.messages));
+        // An answer that filled nothing: ask again later instead of in a tight loop.
+        if (this._buffer.last === before) this._pauseGapRequests();
+        return;
+      }
+      case 'error':
+        return this._pauseGapRequests();
+      case 'timeout':
+        // No answer (lost with a relay instance, say): ask again.
+        return this._checkGap();
+      case 'dropped':
+        return;
+    }
   }
 
   /** No gap request for a while: the last one failed or filled nothing. */
   private _pauseGapRequests(): void {
-    this._clearGap();
-    this._gap = { ref: null, timer: this._clock.setTimeout(() => this._gapTimedOut(), this._requestTimeoutMs) };
+    this._clock.clearTimeout(this._gapPause);
+    this._gapPause = this._clock.setTimeout(() => {
+      this._gapPause = undefined;
+      this._checkGap();
+    }, this._requestTimeoutMs);
   }
 
-  private _gapTimedOut(): void {
-    this._gap = null;
-    this._checkGap();
-  }
-
-  private _clearGap(): void {
-    this._clock.clearTimeout(this._gap?.timer);
-    this._gap = null;
-  }
-
-  private _finishOlder(): void {
+  private _olderSettled(result: Settled<Reply>): void {
+    if (result.kind === 'reply' && result.reply.type === 'history') {
+      const taken = this._buffer.prepend(result.reply.messages);
+      for (const message of taken) this._ids.add(message.id);
+      this._scheduleCache();
+    }
+    if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code, message: result.message });
+    // A timeout or a lost connection gives up too, so the view may ask again.
     const older = this._older;
     if (!older) return;
     this._older = null;
-    this._clock.clearTimeout(older.timer);
     this._invalidate();
     older.done();
   }
@@ -722,7 +754,6 @@ export class Conversation implements ChatClient {
     this._clock.clearTimeout(this._pumpTimer);
     this._pumpTimer = undefined;
     if (this._join !== Join.joined || this._disposed) return;
-    this._outbox.expireUnacked(this._requestTimeoutMs);
     for (const entry of this._outbox.takeSendable()) {
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
       if (entry.text !== undefined) frame.text = entry.text;
@@ -731,10 +762,10 @@ export class Conversation implements ChatClient {
         this._outbox.connectionLost();
         return;
       }
+      const id = entry.id;
+      this._requests.register(sendRef(id), this._requestTimeoutMs, (result) => this._sendSettled(id, result));
     }
-    const retryAt = this._outbox.nextRetryAt();
-    const ackDue = this._outbox.expireUnacked(this._requestTimeoutMs);
-    const at = retryAt === null ? ackDue : ackDue === null ? retryAt : Math.min(retryAt, ackDue);
+    const at = this._outbox.nextRetryAt();
     if (at !== null) this._pumpTimer = this._clock.setTimeout(() => this._pump(), Math.max(0, at - this._clock.now()));
   }
 

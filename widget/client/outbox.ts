@@ -40,8 +40,6 @@ interface Slot {
   flow: Flow;
   attempts: number;
   retryAt: number;
-  /** When it last went out (in flight). */
-  sentAt?: number;
 }
 
 export interface OutboxOptions {
@@ -123,7 +121,6 @@ export class Outbox {
       if (slot.flow === Flow.persisting) break;
       if (slot.flow === Flow.waiting && slot.retryAt > now) break;
       this._setFlow(slot, Flow.inFlight);
-      slot.sentAt = now;
       slot.attempts++;
       inFlight++;
       taken.push(slot.entry);
@@ -183,24 +180,16 @@ export class Outbox {
     return true;
   }
 
-  /** The socket went away: nothing is in flight any more; everything unacked goes again after the next join. */
   /**
-   * Sends without an ack for `timeoutMs` are sent again (same id: the relay deduplicates): a
-   * frame can be lost between tabs when the tab holding the shared connection goes away.
-   * Returns when the oldest remaining send times out, or null.
+   * A send got no ack in time: it goes again (same id: the relay deduplicates). A frame can be
+   * lost between tabs when the tab holding the shared connection goes away.
    */
-  expireUnacked(timeoutMs: number): number | null {
-    const now = this._o.clock.now();
-    let next: number | null = null;
-    for (const slot of this._slots) {
-      if (slot.flow !== Flow.inFlight || slot.sentAt === undefined) continue;
-      const due = slot.sentAt + timeoutMs;
-      if (due <= now) this._setFlow(slot, Flow.queued);
-      else next = next === null ? due : Math.min(next, due);
-    }
-    return next;
+  requeue(id: string): void {
+    const slot = this._slot(id);
+    if (slot?.flow === Flow.inFlight) this._setFlow(slot, Flow.queued);
   }
 
+  /** The socket went away: nothing is in flight any more; everything unacked goes again after the next join. */
   connectionLost(): void {
     for (const slot of this._slots) {
       if (slot.flow === Flow.inFlight) this._setFlow(slot, Flow.queued);
