@@ -50,7 +50,7 @@ describe('packages', () => {
     const expected: Record<string, string[]> = {
       protocol: ['dist/protocol/index.js', 'dist/protocol/index.d.ts'],
       client: ['dist/widget/client/index.js', 'dist/widget/client/index.d.ts', 'dist/protocol/index.js'],
-      element: ['dist/widget/index.js', 'dist/widget/index.d.ts', 'dist/widget/react.js', 'dist/widget/react.d.ts', 'bundle/chat-room.js', 'custom-elements.json'],
+      element: ['dist/widget/index.js', 'dist/widget/index.d.ts', 'dist/widget/elements.js', 'dist/widget/elements.d.ts', 'dist/widget/react.js', 'dist/widget/react.d.ts', 'bundle/chat-room.js', 'custom-elements.json'],
       relay: ['build/relay/main.js', 'build/relay/token-cli.js', 'dist/chat-room.js', 'demo/index.html'],
     };
     for (const name of PACKAGES) {

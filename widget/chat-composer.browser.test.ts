@@ -3,8 +3,8 @@ import { sendKeys } from '@web/test-runner-commands';
 import { deep, deepActiveElement, filesOf, mount, settle } from './test/helpers.js';
 import { describe, it } from './test/mocha.js';
 
-describe('chat-composer', () => {
-  it('chat-composer - Enter sends the text and clears the box; Shift+Enter adds a line', async () => {
+describe('chat-room-composer', () => {
+  it('chat-room-composer - Enter sends the text and clears the box; Shift+Enter adds a line', async () => {
     const { el, client } = await mount();
     el.focus();
     await sendKeys({ type: 'first line' });
@@ -12,7 +12,7 @@ describe('chat-composer', () => {
     await sendKeys({ press: 'Enter' });
     await sendKeys({ up: 'Shift' });
     await sendKeys({ type: 'second line' });
-    const input = deep<HTMLTextAreaElement>(el, 'chat-composer', 'textarea')!;
+    const input = deep<HTMLTextAreaElement>(el, 'chat-room-composer', 'textarea')!;
     expect(input.value).to.equal('first line\nsecond line');
     expect(client.callsTo('send')).to.have.length(0);
     await sendKeys({ press: 'Enter' });
@@ -22,19 +22,19 @@ describe('chat-composer', () => {
     expect(client.callsTo('stoppedTyping').length).to.be.greaterThan(0);
   });
 
-  it('chat-composer - typing calls typed(), leaving the box calls stoppedTyping()', async () => {
+  it('chat-room-composer - typing calls typed(), leaving the box calls stoppedTyping()', async () => {
     const { el, client } = await mount();
     el.focus();
     await sendKeys({ type: 'abc' });
     expect(client.callsTo('typed')).to.have.length(3);
     expect(client.callsTo('stoppedTyping')).to.have.length(0);
-    deep<HTMLTextAreaElement>(el, 'chat-composer', 'textarea')!.blur();
+    deep<HTMLTextAreaElement>(el, 'chat-room-composer', 'textarea')!.blur();
     expect(client.callsTo('stoppedTyping')).to.have.length(1);
   });
 
-  it('chat-composer - send is disabled while the text is empty or blank', async () => {
+  it('chat-room-composer - send is disabled while the text is empty or blank', async () => {
     const { el, client } = await mount();
-    const send = () => deep<HTMLButtonElement>(el, 'chat-composer', '[part="send-button"]')!;
+    const send = () => deep<HTMLButtonElement>(el, 'chat-room-composer', '[part="send-button"]')!;
     expect(send().disabled).to.equal(true);
     el.focus();
     await sendKeys({ type: '   ' });
@@ -49,14 +49,14 @@ describe('chat-composer', () => {
     expect(client.callsTo('send').map(([text]) => text)).to.deep.equal(['x']);
   });
 
-  it('chat-composer - respects the relay limit on text length', async () => {
+  it('chat-room-composer - respects the relay limit on text length', async () => {
     const { el, client } = await mount({ limits: { maxTextChars: 10, maxUploadBytes: 1000 } });
     el.focus();
     await sendKeys({ type: '12345678901' });
     await settle(el);
-    expect(deep<HTMLButtonElement>(el, 'chat-composer', '[part="send-button"]')!.disabled).to.equal(true);
-    expect(deep(el, 'chat-composer', '#counter')!.textContent).to.contain('11 / 10');
-    expect(deep(el, 'chat-composer', 'textarea')!.getAttribute('aria-invalid')).to.equal('true');
+    expect(deep<HTMLButtonElement>(el, 'chat-room-composer', '[part="send-button"]')!.disabled).to.equal(true);
+    expect(deep(el, 'chat-room-composer', '#counter')!.textContent).to.contain('11 / 10');
+    expect(deep(el, 'chat-room-composer', 'textarea')!.getAttribute('aria-invalid')).to.equal('true');
     await sendKeys({ press: 'Enter' });
     expect(client.callsTo('send')).to.have.length(0);
     await sendKeys({ press: 'Backspace' });
@@ -65,9 +65,9 @@ describe('chat-composer', () => {
     expect(client.callsTo('send').map(([text]) => text)).to.deep.equal(['1234567890']);
   });
 
-  it('chat-composer - pasting files uploads them instead of inserting text', async () => {
+  it('chat-room-composer - pasting files uploads them instead of inserting text', async () => {
     const { el, client } = await mount();
-    const input = deep<HTMLTextAreaElement>(el, 'chat-composer', 'textarea')!;
+    const input = deep<HTMLTextAreaElement>(el, 'chat-room-composer', 'textarea')!;
     const file = new File([new Uint8Array([1, 2, 3])], 'shot.png', { type: 'image/png' });
     const paste = new ClipboardEvent('paste', { clipboardData: filesOf(file), bubbles: true, cancelable: true });
     input.dispatchEvent(paste);
@@ -76,17 +76,17 @@ describe('chat-composer', () => {
     expect(uploaded.name).to.equal('shot.png');
   });
 
-  it('chat-composer - files chosen in the picker are uploaded', async () => {
+  it('chat-room-composer - files chosen in the picker are uploaded', async () => {
     const { el, client } = await mount();
-    const picker = deep<HTMLInputElement>(el, 'chat-composer', 'input[type=file]')!;
+    const picker = deep<HTMLInputElement>(el, 'chat-room-composer', 'input[type=file]')!;
     picker.files = filesOf(new File(['a'], 'a.txt'), new File(['b'], 'b.txt')).files;
     picker.dispatchEvent(new Event('change', { bubbles: true }));
     expect(client.callsTo('upload').map(([file]) => (file as File).name)).to.deep.equal(['a.txt', 'b.txt']);
   });
 
-  it('chat-composer - keyboard only: Tab moves from the log to attach, to the text box; Enter sends', async () => {
+  it('chat-room-composer - keyboard only: Tab moves from the log to attach, to the text box; Enter sends', async () => {
     const { el, client } = await mount();
-    deep(el, 'chat-message-list', '[role="log"]')!.focus();
+    deep(el, 'chat-room-message-list', '[role="log"]')!.focus();
     await sendKeys({ press: 'Tab' });
     expect(deepActiveElement()?.getAttribute('part')).to.equal('attach-button');
     await sendKeys({ press: 'Tab' });

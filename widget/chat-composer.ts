@@ -1,5 +1,5 @@
 import { css, html, LitElement } from 'lit';
-import { customElement, query, state } from 'lit/decorators.js';
+import { query, state } from 'lit/decorators.js';
 import { live } from 'lit/directives/live.js';
 import { SnapshotController } from './controller.js';
 import { paperclipIcon } from './icons.js';
@@ -24,8 +24,9 @@ function codePoints(text: string): number {
  * @csspart input - The text area.
  * @csspart send-button - The send button.
  * @csspart attach-button - The button that opens the file picker.
+ *
+ * @tagname chat-room-composer
  */
-@customElement('chat-composer')
 export class ChatComposer extends LitElement {
   static override styles = [
     srOnly,
@@ -194,6 +195,6 @@ export class ChatComposer extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-composer': ChatComposer;
+    'chat-room-composer': ChatComposer;
   }
 }

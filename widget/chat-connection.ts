@@ -1,5 +1,5 @@
 import { css, html, LitElement } from 'lit';
-import { customElement, state } from 'lit/decorators.js';
+import { state } from 'lit/decorators.js';
 import { SnapshotController } from './controller.js';
 import type { ConnectionState } from './client/types.js';
 
@@ -14,8 +14,9 @@ type Banner = { kind: 'offline' | 'reconnecting' | 'connecting' | 'closed' | 'on
  * changes to a region they already know.
  *
  * @csspart banner - The banner.
+ *
+ * @tagname chat-room-connection
  */
-@customElement('chat-connection')
 export class ChatConnection extends LitElement {
   static override styles = css`
     :host {
@@ -107,6 +108,6 @@ export class ChatConnection extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-connection': ChatConnection;
+    'chat-room-connection': ChatConnection;
   }
 }

@@ -28,16 +28,16 @@ function setVisibility(state: DocumentVisibilityState | null): void {
   document.dispatchEvent(new Event('visibilitychange'));
 }
 
-describe('chat-message-list', () => {
+describe('chat-room-message-list', () => {
   afterEach(() => setVisibility(null));
 
-  it('chat-message-list - reads receipts for the highest seq on screen', async () => {
+  it('chat-room-message-list - reads receipts for the highest seq on screen', async () => {
     const { client } = await mount({ messages: range(1, 3) });
     await waitUntil(() => client.callsTo('markRead').length > 0, 'no markRead');
     expect(highestRead(client.callsTo('markRead'))).to.equal(3);
   });
 
-  it('chat-message-list - messages scrolled out of view are not read', async () => {
+  it('chat-room-message-list - messages scrolled out of view are not read', async () => {
     const { el, client } = await mount({ messages: range(1, 200), firstUnreadSeq: 20 });
     await waitUntil(() => client.callsTo('markRead').length > 0, 'no markRead');
     const seen = highestRead(client.callsTo('markRead'));
@@ -48,7 +48,7 @@ describe('chat-message-list', () => {
     await waitUntil(() => highestRead(client.callsTo('markRead')) === 200, 'last message not read after scrolling');
   });
 
-  it('chat-message-list - no read receipts while the page is hidden; sent when it becomes visible', async () => {
+  it('chat-room-message-list - no read receipts while the page is hidden; sent when it becomes visible', async () => {
     setVisibility('hidden');
     const { el, client } = await mount({ messages: range(1, 5) });
     for (let i = 0; i < 5; i++) await nextFrame();
@@ -60,7 +60,7 @@ describe('chat-message-list', () => {
     expect(highestRead(client.callsTo('markRead'))).to.equal(6);
   });
 
-  it('chat-message-list - an own message acked while on screen is read at its new seq', async () => {
+  it('chat-room-message-list - an own message acked while on screen is read at its new seq', async () => {
     const pending = { ...message(0, { own: true, status: 'sending' as const }), id: 'local-1', seq: undefined };
     const { el, client } = await mount({ messages: [...range(1, 2), pending] });
     await waitUntil(() => highestRead(client.callsTo('markRead')) === 2, 'first messages not read');
@@ -69,43 +69,43 @@ describe('chat-message-list', () => {
     await waitUntil(() => highestRead(client.callsTo('markRead')) === 3, 'acked message not read');
   });
 
-  it('chat-message-list - unread divider sits before the first unread message and is scrolled to', async () => {
+  it('chat-room-message-list - unread divider sits before the first unread message and is scrolled to', async () => {
     const { el } = await mount({ messages: range(1, 200), firstUnreadSeq: 120 });
-    const divider = deep(el, 'chat-message-list', '[part="divider"]')!;
+    const divider = deep(el, 'chat-room-message-list', '[part="divider"]')!;
     expect(divider.nextElementSibling?.getAttribute('data-seq')).to.equal('120');
     const box = log(el).getBoundingClientRect();
     const at = divider.getBoundingClientRect();
     expect(at.top).to.be.within(box.top, box.bottom);
   });
 
-  it('chat-message-list - starts at the newest message without unread ones', async () => {
+  it('chat-room-message-list - starts at the newest message without unread ones', async () => {
     const { el } = await mount({ messages: range(1, 200) });
     expect(atBottom(log(el))).to.equal(true);
   });
 
-  it('chat-message-list - stays at the bottom when new messages arrive there', async () => {
+  it('chat-room-message-list - stays at the bottom when new messages arrive there', async () => {
     const { el, client } = await mount({ messages: range(1, 100) });
     client.set({ messages: range(1, 110) });
     await settle(el);
     expect(atBottom(log(el))).to.equal(true);
-    expect(deep(el, 'chat-message-list', '[part="new-messages"]')).to.equal(null);
+    expect(deep(el, 'chat-room-message-list', '[part="new-messages"]')).to.equal(null);
   });
 
-  it('chat-message-list - shows a new messages pill when scrolled up, which scrolls down', async () => {
+  it('chat-room-message-list - shows a new messages pill when scrolled up, which scrolls down', async () => {
     const { el, client } = await mount({ messages: range(1, 100) });
     await scrollTo(log(el), 0);
     client.set({ messages: range(1, 101) });
     await settle(el);
     expect(log(el).scrollTop).to.equal(0);
-    const pill = deep<HTMLButtonElement>(el, 'chat-message-list', '[part="new-messages"]')!;
+    const pill = deep<HTMLButtonElement>(el, 'chat-room-message-list', '[part="new-messages"]')!;
     expect(pill).to.not.equal(null);
     pill.click();
     await settle(el);
     expect(atBottom(log(el))).to.equal(true);
-    expect(deep(el, 'chat-message-list', '[part="new-messages"]')).to.equal(null);
+    expect(deep(el, 'chat-room-message-list', '[part="new-messages"]')).to.equal(null);
   });
 
-  it('chat-message-list - own send scrolls to the bottom even when scrolled up', async () => {
+  it('chat-room-message-list - own send scrolls to the bottom even when scrolled up', async () => {
     const { el, client } = await mount({ messages: range(1, 100) });
     await scrollTo(log(el), 0);
     client.send('hello');
@@ -114,14 +114,14 @@ describe('chat-message-list', () => {
     expect(messageElements(el).at(-1)!.dataset['status']).to.equal('sending');
   });
 
-  it('chat-message-list - scrolling to the top asks for older messages', async () => {
+  it('chat-room-message-list - scrolling to the top asks for older messages', async () => {
     const { el, client } = await mount({ messages: range(101, 200), hasOlder: true });
     expect(client.callsTo('loadOlder')).to.have.length(0);
     await scrollTo(log(el), 0);
     await waitUntil(() => client.callsTo('loadOlder').length > 0, 'loadOlder not called');
   });
 
-  it('chat-message-list - keeps what is on screen in place while an older page is prepended', async () => {
+  it('chat-room-message-list - keeps what is on screen in place while an older page is prepended', async () => {
     const { el, client } = await mount({ messages: range(101, 200), hasOlder: true });
     await scrollTo(log(el), 600);
     // Bubbles that scrolled into view render now and replace their estimated height.
@@ -134,18 +134,18 @@ describe('chat-message-list', () => {
     expect(Math.abs(anchor.getBoundingClientRect().top - before)).to.be.below(2);
   });
 
-  it('chat-message-list - shows a loading line while older messages load, and a button to load them', async () => {
+  it('chat-room-message-list - shows a loading line while older messages load, and a button to load them', async () => {
     const { el, client } = await mount({ messages: range(101, 200), hasOlder: true });
-    const button = deep<HTMLButtonElement>(el, 'chat-message-list', '[part="load-older"]')!;
+    const button = deep<HTMLButtonElement>(el, 'chat-room-message-list', '[part="load-older"]')!;
     const before = client.callsTo('loadOlder').length;
     button.click();
     expect(client.callsTo('loadOlder').length).to.equal(before + 1);
     client.set({ loadingOlder: true });
     await settle(el);
-    expect(deep(el, 'chat-message-list', '[role="status"]')!.textContent).to.contain('Loading older');
+    expect(deep(el, 'chat-room-message-list', '[role="status"]')!.textContent).to.contain('Loading older');
   });
 
-  it('chat-message-list - names the sender once for consecutive messages from others', async () => {
+  it('chat-room-message-list - names the sender once for consecutive messages from others', async () => {
     const carol = { id: 'carol', name: 'Carol' };
     const { el } = await mount({ messages: [message(1), message(2), message(3, { from: carol }), message(4, { own: true })] });
     const senders = messageElements(el).map((m) => deep(m, '[part="sender"]')?.textContent ?? null);

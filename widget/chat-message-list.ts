@@ -1,9 +1,8 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, query, state } from 'lit/decorators.js';
+import { query, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { SnapshotController } from './controller.js';
 import { buttons } from './styles.js';
-import './chat-message.js';
 import type { ChatSnapshot } from './client/types.js';
 
 /** How close to the end (px) still counts as "at the bottom" (new messages keep it there). */
@@ -14,7 +13,7 @@ const LOAD_OLDER_AT = 120;
 type ScrollIntent = 'none' | 'bottom' | 'keep-anchor' | 'initial';
 
 /**
- * The conversation as a `role="log"` list of `<chat-message>` elements. Owns the ONE
+ * The conversation as a `role="log"` list of `<chat-room-message>` elements. Owns the ONE
  * IntersectionObserver that turns "seen on screen while the page is visible" into read
  * receipts, and the scrolling rules (stick to the bottom, "new messages" pill, keep the
  * position while older pages are prepended).
@@ -23,8 +22,9 @@ type ScrollIntent = 'none' | 'bottom' | 'keep-anchor' | 'initial';
  * @csspart divider - The "unread messages" divider.
  * @csspart new-messages - The "new messages" pill shown when scrolled up.
  * @csspart load-older - The "load older messages" button.
+ *
+ * @tagname chat-room-message-list
  */
-@customElement('chat-message-list')
 export class ChatMessageList extends LitElement {
   static override styles = [
     buttons,
@@ -145,14 +145,14 @@ export class ChatMessageList extends LitElement {
           (m) => m.id,
           (m, i) => html`${m.seq !== undefined && m.seq === snap?.firstUnreadSeq && i > 0
               ? html`<div part="divider" class="divider" role="separator" aria-label="Unread messages">Unread</div>`
-              : nothing}<chat-message
+              : nothing}<chat-room-message
               data-message-id=${m.id}
               data-seq=${m.seq ?? nothing}
               data-status=${(m.own && m.status) || nothing}
               ?show-sender=${!m.own && messages[i - 1]?.from.id !== m.from.id}
               exportparts="message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button"
               .message=${m}
-            ></chat-message>`,
+            ></chat-room-message>`,
         )}
       </div>
       ${this._pill
@@ -205,7 +205,7 @@ export class ChatMessageList extends LitElement {
     if (!log) return;
     this._observeNew(log);
     // Message elements render after the list: scroll once they have their height.
-    const children = Array.from(this.renderRoot.querySelectorAll('chat-message'), (m) => m.updateComplete);
+    const children = Array.from(this.renderRoot.querySelectorAll('chat-room-message'), (m) => m.updateComplete);
     this._scrolled = Promise.all(children).then(() => this._applyScroll());
   }
 
@@ -271,7 +271,7 @@ export class ChatMessageList extends LitElement {
     const log = this._log;
     if (!log) return null;
     const top = log.getBoundingClientRect().top;
-    for (const element of this.renderRoot.querySelectorAll('chat-message')) {
+    for (const element of this.renderRoot.querySelectorAll('chat-room-message')) {
       const box = element.getBoundingClientRect();
       if (box.bottom > top) return { element, offset: box.top - top };
     }
@@ -312,7 +312,7 @@ export class ChatMessageList extends LitElement {
         this._onScreen.delete(element);
       }
     }
-    for (const element of this.renderRoot.querySelectorAll('chat-message')) {
+    for (const element of this.renderRoot.querySelectorAll('chat-room-message')) {
       if (this._observed.has(element)) continue;
       this._observed.add(element);
       this._io.observe(element);
@@ -346,6 +346,6 @@ export class ChatMessageList extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-message-list': ChatMessageList;
+    'chat-room-message-list': ChatMessageList;
   }
 }

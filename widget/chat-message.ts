@@ -1,6 +1,6 @@
 import { ContextConsumer } from '@lit/context';
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { property } from 'lit/decorators.js';
 import { clientContext } from './context.js';
 import { humanSize, statusText, timeLabel } from './format.js';
 import { clockIcon, paperclipIcon } from './icons.js';
@@ -23,8 +23,9 @@ const TICKS: Record<string, unknown> = { sending: clockIcon, sent: '✓', delive
  * @csspart thumbnail - An image attachment's thumbnail.
  * @csspart file-link - A non-image attachment's download link.
  * @csspart retry-button - Resends a failed message.
+ *
+ * @tagname chat-room-message
  */
-@customElement('chat-message')
 export class ChatMessageElement extends LitElement {
   static override styles = [
     srOnly,
@@ -184,6 +185,6 @@ export class ChatMessageElement extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-message': ChatMessageElement;
+    'chat-room-message': ChatMessageElement;
   }
 }

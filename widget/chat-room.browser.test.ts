@@ -44,7 +44,7 @@ describe('chat-room', () => {
     expect(read!.querySelector('[aria-hidden]')!.textContent).to.equal('✓✓');
     expect(read!.title).to.equal('Read by Bob, Carol');
     expect(getComputedStyle(read!).color).to.not.equal(getComputedStyle(delivered!).color);
-    expect(getComputedStyle(read!).color).to.equal(getComputedStyle(deep(el, 'chat-composer', '.send')!).backgroundColor);
+    expect(getComputedStyle(read!).color).to.equal(getComputedStyle(deep(el, 'chat-room-composer', '.send')!).backgroundColor);
   });
 
   it('chat-room - ticks follow status changes of the same message', async () => {
@@ -89,7 +89,7 @@ describe('chat-room', () => {
 
   it('chat-room - typing line names one or two typists and counts more', async () => {
     const { el, client } = await mount();
-    const line = () => deep(el, 'chat-typing', '[part="typing"]')!.textContent;
+    const line = () => deep(el, 'chat-room-typing', '[part="typing"]')!.textContent;
     expect(line()).to.equal('');
     client.set({ typing: [{ id: 'bob', name: 'Bob' }] });
     await settle(el);
@@ -109,14 +109,14 @@ describe('chat-room', () => {
     const { el, client } = await mount({
       uploads: [{ id: 'u1', name: 'big.bin', size: 1024, loaded: 512, state: 'uploading' }],
     });
-    const bar = deep<HTMLProgressElement>(el, 'chat-uploads', 'progress')!;
+    const bar = deep<HTMLProgressElement>(el, 'chat-room-uploads', 'progress')!;
     expect(bar.max).to.equal(1024);
     expect(bar.value).to.equal(512);
-    expect(deep(el, 'chat-uploads', '.figure')!.textContent).to.equal('50% of 1.0 KB');
+    expect(deep(el, 'chat-room-uploads', '.figure')!.textContent).to.equal('50% of 1.0 KB');
     client.set({ uploads: [{ id: 'u1', name: 'big.bin', size: 1024, loaded: 900, state: 'uploading' }] });
     await settle(el);
-    expect(deep<HTMLProgressElement>(el, 'chat-uploads', 'progress')!.value).to.equal(900);
-    deepAll<HTMLButtonElement>(el, 'chat-uploads', 'button').find((b) => b.textContent === 'Cancel')!.click();
+    expect(deep<HTMLProgressElement>(el, 'chat-room-uploads', 'progress')!.value).to.equal(900);
+    deepAll<HTMLButtonElement>(el, 'chat-room-uploads', 'button').find((b) => b.textContent === 'Cancel')!.click();
     expect(client.callsTo('cancelUpload')).to.deep.equal([['u1']]);
   });
 
@@ -127,7 +127,7 @@ describe('chat-room', () => {
         { id: 'u2', name: 'done.txt', size: 10, loaded: 10, state: 'done' },
       ],
     });
-    const items = deepAll(el, 'chat-uploads', '[part="upload"]');
+    const items = deepAll(el, 'chat-room-uploads', '[part="upload"]');
     expect(items.map((i) => i.dataset['uploadId'])).to.deep.equal(['u1']);
     expect(items[0]!.querySelector('[role="alert"]')!.textContent).to.equal('file is larger than 25 MB');
     const buttons = [...items[0]!.querySelectorAll('button')];
@@ -139,7 +139,7 @@ describe('chat-room', () => {
 
   it('chat-room - banner for offline, reconnecting and back online', async () => {
     const { el, client } = await mount();
-    const banner = () => deep(el, 'chat-connection', '[part="banner"]')!;
+    const banner = () => deep(el, 'chat-room-connection', '[part="banner"]')!;
     expect(banner().textContent).to.equal('');
     client.set({ connection: 'offline' });
     await settle(el);
@@ -233,7 +233,7 @@ describe('chat-room', () => {
       const [element] = messageElements(el);
       expect(getComputedStyle(deep(element!, '[part="status"]')!).color).to.equal('rgb(200, 0, 0)');
       expect(getComputedStyle(deep(element!, '[part="bubble"]')!).borderTopLeftRadius).to.equal('3px');
-      expect(getComputedStyle(deep(el, 'chat-composer', '[part="send-button"]')!).color).to.equal('rgb(1, 2, 3)');
+      expect(getComputedStyle(deep(el, 'chat-room-composer', '[part="send-button"]')!).color).to.equal('rgb(1, 2, 3)');
     } finally {
       style.remove();
     }
@@ -273,7 +273,7 @@ describe('chat-room', () => {
 
   it('chat-room - the message list is a polite, labelled, focusable log', async () => {
     const { el } = await mount();
-    const list = deep(el, 'chat-message-list', '[part="list"]')!;
+    const list = deep(el, 'chat-room-message-list', '[part="list"]')!;
     expect(list.getAttribute('role')).to.equal('log');
     expect(list.getAttribute('aria-live')).to.equal('polite');
     expect(list.getAttribute('aria-label')).to.equal('Messages');

@@ -1,5 +1,5 @@
 import { expect, fixture, html, waitUntil } from '@open-wc/testing';
-import './chat-room.js';
+import './index.js';
 import type { ChatRoom } from './chat-room.js';
 import { deep, messageElements } from './test/helpers.js';
 import { describe, it } from './test/mocha.js';
@@ -23,7 +23,7 @@ describe('chat-room with the real client core and a relay', () => {
       timeout: 15_000,
     });
 
-    const input = deep<HTMLTextAreaElement>(alice, 'chat-composer', 'textarea')!;
+    const input = deep<HTMLTextAreaElement>(alice, 'chat-room-composer', 'textarea')!;
     input.value = 'over the wire';
     input.dispatchEvent(new InputEvent('input', { bubbles: true, composed: true }));
     input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true, composed: true, cancelable: true }));

@@ -1,13 +1,8 @@
 import { ContextProvider } from '@lit/context';
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, query, state } from 'lit/decorators.js';
+import { property, query, state } from 'lit/decorators.js';
 import { acquireChatSession } from './client/index.js';
 import { clientContext } from './context.js';
-import './chat-connection.js';
-import './chat-message-list.js';
-import './chat-typing.js';
-import './chat-uploads.js';
-import './chat-composer.js';
 import type { ChatComposer } from './chat-composer.js';
 import type {
   ChatClient,
@@ -85,8 +80,9 @@ const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name', 'session'
  * @csspart send-button - The send button.
  * @csspart attach-button - The attach button.
  * @csspart drop-zone - The overlay shown while files are dragged over the widget.
+ *
+ * @tagname chat-room
  */
-@customElement('chat-room')
 export class ChatRoom extends LitElement {
   static override styles = css`
     :host {
@@ -145,7 +141,7 @@ export class ChatRoom extends LitElement {
     :host([hidden]) {
       display: none;
     }
-    chat-message-list {
+    chat-room-message-list {
       flex: 1;
       min-height: 0;
     }
@@ -198,7 +194,7 @@ export class ChatRoom extends LitElement {
   @property({ attribute: false }) clientFactory: ChatClientFactory | undefined;
 
   @state() private _dragging = false;
-  @query('chat-composer') private _composer!: ChatComposer | null;
+  @query('chat-room-composer') private _composer!: ChatComposer | null;
 
   private readonly _provider = new ContextProvider(this, { context: clientContext });
   private _client: ChatClient | undefined;
@@ -245,13 +241,13 @@ export class ChatRoom extends LitElement {
       return html`<p class="hint">Set the <code>relay</code> and <code>conversation</code> attributes to start chatting.</p>`;
     }
     return html`
-      <chat-connection exportparts="banner"></chat-connection>
-      <chat-message-list
+      <chat-room-connection exportparts="banner"></chat-room-connection>
+      <chat-room-message-list
         exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, new-messages, load-older"
-      ></chat-message-list>
-      <chat-typing exportparts="typing"></chat-typing>
-      <chat-uploads exportparts="uploads, upload, progress"></chat-uploads>
-      <chat-composer exportparts="composer, input, send-button, attach-button"></chat-composer>
+      ></chat-room-message-list>
+      <chat-room-typing exportparts="typing"></chat-room-typing>
+      <chat-room-uploads exportparts="uploads, upload, progress"></chat-room-uploads>
+      <chat-room-composer exportparts="composer, input, send-button, attach-button"></chat-room-composer>
       ${this._dragging ? html`<div part="drop-zone" class="drop" aria-hidden="true">Drop files to send them</div>` : nothing}
     `;
   }

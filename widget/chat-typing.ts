@@ -1,5 +1,4 @@
 import { css, html, LitElement } from 'lit';
-import { customElement } from 'lit/decorators.js';
 import { SnapshotController } from './controller.js';
 import { typingText } from './format.js';
 
@@ -9,8 +8,9 @@ import { typingText } from './format.js';
  * the messages themselves.
  *
  * @csspart typing - The typing line.
+ *
+ * @tagname chat-room-typing
  */
-@customElement('chat-typing')
 export class ChatTyping extends LitElement {
   static override styles = css`
     :host {
@@ -37,6 +37,6 @@ export class ChatTyping extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-typing': ChatTyping;
+    'chat-room-typing': ChatTyping;
   }
 }

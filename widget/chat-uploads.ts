@@ -1,5 +1,4 @@
 import { css, html, LitElement, nothing } from 'lit';
-import { customElement } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { SnapshotController } from './controller.js';
 import { humanSize } from './format.js';
@@ -14,8 +13,9 @@ import type { UploadState } from './client/types.js';
  * @csspart uploads - The list of uploads.
  * @csspart upload - One upload.
  * @csspart progress - An upload's progress bar.
+ *
+ * @tagname chat-room-uploads
  */
-@customElement('chat-uploads')
 export class ChatUploads extends LitElement {
   static override styles = [
     buttons,
@@ -95,6 +95,6 @@ export class ChatUploads extends LitElement {
 
 declare global {
   interface HTMLElementTagNameMap {
-    'chat-uploads': ChatUploads;
+    'chat-room-uploads': ChatUploads;
   }
 }

@@ -11,6 +11,9 @@
 import { createComponent, type EventName } from '@lit/react';
 import * as React from 'react';
 import { ChatRoom as ChatRoomElement, type ChatRoomErrorDetail, type ChatRoomMessageDetail, type ChatRoomStatusDetail } from './chat-room.js';
+import { defineChatRoomElements } from './elements.js';
+
+defineChatRoomElements();
 
 export const ChatRoom = createComponent({
   tagName: 'chat-room',

@@ -67,11 +67,11 @@ async function stored(conversation: string): Promise<Msg[]> {
 }
 
 function typingLine(page: Page): Promise<string> {
-  return page.locator('chat-room chat-typing [part="typing"]').innerText();
+  return page.locator('chat-room chat-room-typing [part="typing"]').innerText();
 }
 
 function banner(page: Page): Promise<string | null> {
-  return page.locator('chat-room chat-connection [part="banner"]').getAttribute('data-connection');
+  return page.locator('chat-room chat-room-connection [part="banner"]').getAttribute('data-connection');
 }
 
 function sha256(data: Buffer): string {
@@ -114,7 +114,7 @@ describe('widget end to end', () => {
 
   it('typing - shows on the other side and clears on send and on blur', TEST, async () => {
     const { alice, bob } = await pair('typing');
-    const input = alice.locator('chat-room chat-composer textarea');
+    const input = alice.locator('chat-room chat-room-composer textarea');
     await input.pressSequentially('hel');
     await eventually('bob sees alice typing', async () => (await typingLine(bob)) === 'Alice is typing…');
     await input.press('Enter');
@@ -130,7 +130,7 @@ describe('widget end to end', () => {
     await say(alice, 'please read');
     await eventually('bob has it', async () => texts(await rendered(bob)).includes('please read'));
     await eventually('alice sees read', async () => (await rendered(alice))[0]?.status === 'read');
-    const title = await alice.locator('chat-room chat-message [part="status"]').getAttribute('title');
+    const title = await alice.locator('chat-room chat-room-message [part="status"]').getAttribute('title');
     assert.equal(title, 'Read by Bob');
   });
 
@@ -187,18 +187,18 @@ describe('widget end to end', () => {
       uploadThroughput: 1024 * 1024,
     });
     await alice
-      .locator('chat-room chat-composer input[type=file]')
+      .locator('chat-room chat-room-composer input[type=file]')
       .setInputFiles({ name: 'data.bin', mimeType: 'application/octet-stream', buffer: data });
     const [loaded, total] = await eventually('alice sees progress', async () => {
       const values = await alice
-        .locator('chat-room chat-uploads progress')
+        .locator('chat-room chat-room-uploads progress')
         .evaluate((p) => [(p as HTMLProgressElement).value, (p as HTMLProgressElement).max] as const);
       return values[0] > 0 && values[0] < values[1] ? values : undefined;
     });
     assert.ok(loaded > 0 && loaded < total);
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
 
-    const link = bob.locator('chat-room chat-message [part="file-link"]');
+    const link = bob.locator('chat-room chat-room-message [part="file-link"]');
     await eventually('bob gets the file message', async () => (await link.count()) === 1);
     assert.match(await link.innerText(), /data\.bin/);
     const href = await link.getAttribute('href');
@@ -206,12 +206,12 @@ describe('widget end to end', () => {
     const downloaded = Buffer.from(await (await fetch(new URL(href, relay.httpUrl))).arrayBuffer());
     assert.equal(downloaded.length, data.length);
     assert.equal(sha256(downloaded), sha256(data));
-    await eventually('the upload bar is gone', async () => (await alice.locator('chat-room chat-uploads progress').count()) === 0);
+    await eventually('the upload bar is gone', async () => (await alice.locator('chat-room chat-room-uploads progress').count()) === 0);
 
     await bob
-      .locator('chat-room chat-composer input[type=file]')
+      .locator('chat-room chat-room-composer input[type=file]')
       .setInputFiles({ name: 'dot.png', mimeType: 'image/png', buffer: PIXEL_PNG });
-    const thumbnail = alice.locator('chat-room chat-message img[part="thumbnail"]');
+    const thumbnail = alice.locator('chat-room chat-room-message img[part="thumbnail"]');
     await eventually('alice sees the thumbnail', async () =>
       (await thumbnail.count()) === 1 && (await thumbnail.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 1,
     );
@@ -267,10 +267,10 @@ describe('widget end to end', () => {
       page.on('pageerror', (error) => failures.push(error.message));
       await page.goto(plain.url);
       assert.notEqual(new URL(page.url()).origin, new URL(relay.httpUrl).origin);
-      await page.locator('chat-room chat-composer textarea').waitFor();
+      await page.locator('chat-room chat-room-composer textarea').waitFor();
       await say(page, 'from elsewhere');
       await page
-        .locator('chat-room chat-composer input[type=file]')
+        .locator('chat-room chat-room-composer input[type=file]')
         .setInputFiles({ name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from('cross-origin upload') });
       await eventually('both acked', async () => {
         const list = await rendered(page);
@@ -293,7 +293,7 @@ describe('widget end to end', () => {
   it('demo - the page the relay serves shows alice and bob talking to each other', TEST, async () => {
     const page = await (await newContext()).newPage();
     await page.goto(`${relay.httpUrl}/`);
-    await page.locator('#alice chat-composer textarea').waitFor();
+    await page.locator('#alice chat-room-composer textarea').waitFor();
     await say(page, 'demo hello', '#alice');
     await eventually('bob widget shows it', async () => texts(await rendered(page, '#bob')).includes('demo hello'));
     assert.match(await page.locator('#snippet').innerText(), /<chat-room relay="ws:\/\/127\.0\.0\.1:\d+\/ws"/);

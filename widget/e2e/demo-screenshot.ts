@@ -11,7 +11,7 @@ const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 860 }, colorScheme: 'light' });
   await page.goto(`${relay.httpUrl}/`);
-  await page.locator('#alice chat-composer textarea').waitFor();
+  await page.locator('#alice chat-room-composer textarea').waitFor();
 
   await say(page, 'Hi Bob! Is the new chat widget working for you?', '#alice');
   await eventually('bob gets it', async () => (await rendered(page, '#bob')).length === 1);
@@ -35,18 +35,18 @@ try {
     return canvas.toDataURL('image/png').split(',')[1]!;
   });
   await page
-    .locator('#alice chat-composer input[type=file]')
+    .locator('#alice chat-room-composer input[type=file]')
     .setInputFiles({ name: 'banner.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
-  await eventually('bob sees the picture', async () => (await page.locator('#bob chat-message img').count()) === 1);
+  await eventually('bob sees the picture', async () => (await page.locator('#bob chat-room-message img').count()) === 1);
   await say(page, 'Nice picture! Files go through the relay too.', '#bob');
   await say(page, 'And if I go offline, my messages wait and go out once I am back.', '#alice');
   await eventually('everything read', async () => {
     const mine = (await rendered(page, '#alice')).filter((m) => m.status !== null);
     return mine.length === 3 && mine.every((m) => m.status === 'read');
   });
-  await page.locator('#alice chat-composer textarea').pressSequentially('Great, let us ship it');
+  await page.locator('#alice chat-room-composer textarea').pressSequentially('Great, let us ship it');
   await eventually('bob sees alice typing', async () =>
-    (await page.locator('#bob chat-typing [part="typing"]').innerText()) === 'Alice is typing…',
+    (await page.locator('#bob chat-room-typing [part="typing"]').innerText()) === 'Alice is typing…',
   );
   await page.screenshot({ path: join(ROOT, 'docs/demo.png'), fullPage: true });
   console.log('wrote docs/demo.png');

@@ -31,9 +31,9 @@ function median(values: number[]): number {
 function watchRendered(target: number): string {
   return `(() => {
     const count = () => {
-      const list = document.querySelector('chat-room')?.shadowRoot?.querySelector('chat-message-list')?.shadowRoot;
+      const list = document.querySelector('chat-room')?.shadowRoot?.querySelector('chat-room-message-list')?.shadowRoot;
       if (!list) return 0;
-      const messages = list.querySelectorAll('chat-message');
+      const messages = list.querySelectorAll('chat-room-message');
       const last = messages[messages.length - 1];
       return last?.shadowRoot?.querySelector('[part="bubble"]') ? messages.length : 0;
     };

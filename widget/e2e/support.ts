@@ -120,7 +120,7 @@ export async function startSite(relay: () => RelayProcess): Promise<{ url: strin
 export async function openChat(context: BrowserContext, siteUrl: string, who: Who): Promise<Page> {
   const page = await context.newPage();
   await page.goto(`${siteUrl}/chat.html?${new URLSearchParams({ ...who })}`);
-  await page.locator('chat-room chat-composer textarea').waitFor();
+  await page.locator('chat-room chat-room-composer textarea').waitFor();
   return page;
 }
 
@@ -132,9 +132,9 @@ export interface RenderedMessage {
   file: string | null;
 }
 
-/** The messages as rendered, read from the data-* attributes of the chat-message elements. */
+/** The messages as rendered, read from the data-* attributes of the chat-room-message elements. */
 export function rendered(page: Page, root = 'chat-room'): Promise<RenderedMessage[]> {
-  return page.locator(`${root} chat-message[data-message-id]`).evaluateAll((elements) =>
+  return page.locator(`${root} chat-room-message[data-message-id]`).evaluateAll((elements) =>
     elements.map((e) => {
       const el = e as HTMLElement;
       return {
@@ -150,7 +150,7 @@ export function rendered(page: Page, root = 'chat-room'): Promise<RenderedMessag
 
 /** Types into the composer and presses Enter, as a user would. */
 export async function say(page: Page, text: string, root = 'chat-room'): Promise<void> {
-  const input = page.locator(`${root} chat-composer textarea`);
+  const input = page.locator(`${root} chat-room-composer textarea`);
   await input.fill(text);
   await input.press('Enter');
 }

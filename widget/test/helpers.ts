@@ -1,6 +1,6 @@
 import { fixture, html, nextFrame } from '@open-wc/testing';
 import type { LitElement } from 'lit';
-import '../chat-room.js';
+import '../index.js';
 import type { ChatRoom } from '../chat-room.js';
 import type { ChatClientOptions, ChatSnapshot } from '../client/types.js';
 import { FakeClient } from './fake-client.js';
@@ -68,11 +68,11 @@ export function deepAll<T extends Element = HTMLElement>(from: Element, ...selec
 }
 
 export function messageElements(el: ChatRoom): HTMLElement[] {
-  return deepAll(el, 'chat-message-list', 'chat-message');
+  return deepAll(el, 'chat-room-message-list', 'chat-room-message');
 }
 
 export function log(el: ChatRoom): HTMLElement {
-  const found = deep(el, 'chat-message-list', '[role="log"]');
+  const found = deep(el, 'chat-room-message-list', '[role="log"]');
   if (!found) throw new Error('no log');
   return found;
 }
