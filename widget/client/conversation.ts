@@ -27,11 +27,11 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
 import { Debounced, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { NetworkSignal } from './connection.js';
-import { OrderingBuffer } from './ordering.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
 import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
 import { storageKeys } from './storage.js';
+import { Timeline } from './timeline.js';
 import { TypingSender, TypingWatcher } from './typing.js';
 import type {
   ChatClient,
@@ -123,12 +123,6 @@ type Reply = JoinedFrame | HistoryReplyFrame | AckFrame;
 /** A send is matched to its ack by the message id (the relay's `ack` and `error` name it); refs are strings too, so the id is prefixed. */
 const sendRef = (id: string): string => `send:${id}`;
 
-interface AckedEntry {
-  entry: OutboxEntry;
-  seq: number;
-  ts: number;
-}
-
 export class Conversation implements ChatClient {
   private readonly _port: SessionPort;
   private readonly _x: ClientInternals;
@@ -137,11 +131,8 @@ export class Conversation implements ChatClient {
   private readonly _outbox: Outbox;
   private readonly _cache: HistoryCache;
   private _stopWatchingPageHide: () => void = () => {};
-  private readonly _buffer = new OrderingBuffer<MessageFrame>();
-  /** Ids of the messages in the buffer, so own messages never show twice. */
-  private readonly _ids = new Set<string>();
-  /** Own messages the relay acked that the buffer does not show yet (their `msg` is still on its way). */
-  private readonly _acked = new Map<string, AckedEntry>();
+  /** Confirmed messages (gap-free), acked own messages on their way, and the unread divider. */
+  private readonly _timeline = new Timeline<MessageFrame, OutboxEntry>();
   private readonly _members = new Map<string, Member>();
   private readonly _typingSender: TypingSender;
   private readonly _typingWatcher: TypingWatcher;
@@ -166,8 +157,6 @@ export class Conversation implements ChatClient {
   private _older: OlderRequest | null = null;
   /** Messages from others above this seq are news (`message` events); below it they are history. */
   private _notifyAbove: number | null = null;
-  /** The user's `read` cursor and the head when the conversation was opened (unread divider). */
-  private _unread: { read: number; head: number } | null = null;
   private _deliveredSent = 0;
   private _readSent = 0;
   private _readWanted = 0;
@@ -289,11 +278,7 @@ export class Conversation implements ChatClient {
   }
 
   get unread(): number {
-    const read = Math.max(this._readSent, this._readWanted, this._unread?.read ?? 0);
-    const selfId = this._selfId;
-    let count = Math.max(0, this._buffer.base - read);
-    for (const message of this._buffer.items) if (message.seq > read && message.from.id !== selfId) count++;
-    return count;
+    return this._timeline.unreadCount(this._selfId, Math.max(this._readSent, this._readWanted));
   }
 
   send(text: string, file?: FileRef): ChatMessage {
@@ -326,12 +311,12 @@ export class Conversation implements ChatClient {
 
   loadOlder(): Promise<void> {
     if (this._older) return this._older.promise;
-    if (this._buffer.base === 0 || this._join !== Join.joined || this._disposed) return Promise.resolve();
+    if (this._timeline.base === 0 || this._join !== Join.joined || this._disposed) return Promise.resolve();
     const ref = this._ref();
     const sent = this._port.send({
       type: 'history',
       conv: this._conv,
-      before: this._buffer.base + 1,
+      before: this._timeline.base + 1,
       limit: ClientDefaults.olderPage,
       ref,
     });
@@ -355,7 +340,7 @@ export class Conversation implements ChatClient {
 
   markRead(seq: number): void {
     // Never beyond what this device holds: the user cannot have seen more.
-    const target = Math.min(Math.floor(seq), this._buffer.last);
+    const target = Math.min(Math.floor(seq), this._timeline.last);
     if (!(target > this._readWanted)) return;
     this._readWanted = target;
     this._readReceipt.schedule();
@@ -402,8 +387,7 @@ export class Conversation implements ChatClient {
     this._self = cached.self;
     for (const member of cached.members) this._members.set(member.id, member);
     const first = cached.messages[0];
-    this._buffer.reset(first ? first.seq - 1 : 0, cached.messages);
-    for (const message of this._buffer.items) this._ids.add(message.id);
+    this._timeline.reset(first ? first.seq - 1 : 0, cached.messages);
   }
 
   // ------------------------------------------------------------------ from the session
@@ -460,7 +444,7 @@ export class Conversation implements ChatClient {
     const ref = this._ref();
     // First visit: just the newest messages. Known history: everything after it, so the run stays gap-free.
     const request: JoinRequest =
-      this._epoch === null ? { after: 0, tail: ClientDefaults.initialTail } : { after: this._buffer.last, tail: undefined };
+      this._epoch === null ? { after: 0, tail: ClientDefaults.initialTail } : { after: this._timeline.last, tail: undefined };
     const sent = this._port.send({
       type: 'join',
       conv: this._conv,
@@ -507,9 +491,7 @@ export class Conversation implements ChatClient {
     const firstJoin = this._notifyAbove === null;
     if (reset) {
       // The store was replaced: its seqs mean something else now. The outbox stays and is resent.
-      this._buffer.reset(0);
-      this._ids.clear();
-      this._acked.clear();
+      this._timeline.reset(0, [], true);
       this._readWanted = 0;
       void this._cache.clear();
     }
@@ -517,11 +499,8 @@ export class Conversation implements ChatClient {
     // Where the relay's replay starts, by the same rule the relay applies.
     let start = reset ? 0 : Math.min(request.after, frame.head);
     if (request.tail !== undefined) start = Math.max(start, frame.head - request.tail);
-    if (start > this._buffer.last || (this._buffer.items.length === 0 && start !== this._buffer.base)) {
-      this._buffer.reset(start);
-      this._ids.clear();
-      this._pruneAcked();
-    }
+    const timeline = this._timeline;
+    if (start > timeline.last || (timeline.items.length === 0 && start !== timeline.base)) timeline.reset(start);
     this._members.clear();
     for (const member of frame.members) this._members.set(member.id, member);
     const own = this._members.get(this._selfId);
@@ -529,7 +508,7 @@ export class Conversation implements ChatClient {
     this._readSent = own?.read ?? 0;
     if (firstJoin || reset) {
       this._notifyAbove = frame.head;
-      this._unread = { read: own?.read ?? 0, head: frame.head };
+      this._timeline.markOpened(own?.read ?? 0, frame.head);
     }
     this._typingWatcher.replace(frame.typing.filter((user) => user !== this._selfId));
     this._joinAttempt = 0;
@@ -563,7 +542,7 @@ export class Conversation implements ChatClient {
         return;
       case 'msg':
         // Messages of an earlier join still in flight are harmless: the buffer drops duplicates.
-        this._accept(this._buffer.pushAll([frame]));
+        this._accept(this._timeline.push([frame]));
         return;
       case 'ack':
         // An ack after its send timed out (and before the resend) still counts.
@@ -571,7 +550,7 @@ export class Conversation implements ChatClient {
         return;
       case 'history':
         // A page nobody waits for any more (timed out) still holds messages: keep what continues the run.
-        if (!this._requests.reply(frame.ref, frame)) this._accept(this._buffer.pushAll(frame.messages));
+        if (!this._requests.reply(frame.ref, frame)) this._accept(this._timeline.push(frame.messages));
         return;
       case 'typing':
         if (frame.user !== this._selfId) this._typingWatcher.set(frame.user, frame.active);
@@ -609,15 +588,12 @@ export class Conversation implements ChatClient {
     }
     const news: MessageFrame[] = [];
     for (const message of accepted) {
-      this._ids.add(message.id);
       if (message.from.id === this._selfId) {
         // Its `msg` proves the relay stored it, even if the ack was lost with a connection.
-        this._acked.delete(message.id);
         this._outbox.ack(message.id);
         this._requests.cancel(sendRef(message.id));
       } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
     }
-    this._pruneAcked();
     this._deliveredReceipt.schedule();
     this._scheduleCache();
     this._checkGap();
@@ -628,14 +604,9 @@ export class Conversation implements ChatClient {
     }
   }
 
-  /** Acked messages the buffer has moved past without showing (it jumped ahead) are gone from view anyway. */
-  private _pruneAcked(): void {
-    for (const [id, acked] of this._acked) if (acked.seq <= this._buffer.last) this._acked.delete(id);
-  }
-
   private _onAck({ id, seq, ts }: AckFrame): void {
     const entry = this._outbox.ack(id);
-    if (entry && !this._ids.has(id) && seq > this._buffer.last) this._acked.set(id, { entry, seq, ts });
+    if (entry) this._timeline.ack(id, entry, seq, ts);
     this._invalidate();
     this._pump();
   }
@@ -691,7 +662,7 @@ export class Conversation implements ChatClient {
   /** Asks for the missing range that holds back early arrivals, one request at a time. */
   private _checkGap(): void {
     if (this._gapRef !== null || this._gapPause !== undefined || this._join !== Join.joined) return;
-    const gap = this._buffer.gap();
+    const gap = this._timeline.gap();
     if (!gap) return;
     const ref = this._ref();
     const limit = Math.max(1, Math.min(Limits.maxHistoryLimit, gap.before - gap.after - 1));
@@ -707,10 +678,10 @@ export class Conversation implements ChatClient {
     switch (result.kind) {
       case 'reply': {
         if (result.reply.type !== 'history') return;
-        const before = this._buffer.last;
-        this._accept(this._buffer.pushAll(result.reply.messages));
+        const before = this._timeline.last;
+        this._accept(this._timeline.push(result.reply.messages));
         // An answer that filled nothing: ask again later instead of in a tight loop.
-        if (this._buffer.last === before) this._pauseGapRequests();
+        if (this._timeline.last === before) this._pauseGapRequests();
         return;
       }
       case 'error':
@@ -734,8 +705,7 @@ export class Conversation implements ChatClient {
 
   private _olderSettled(result: Settled<Reply>): void {
     if (result.kind === 'reply' && result.reply.type === 'history') {
-      const taken = this._buffer.prepend(result.reply.messages);
-      for (const message of taken) this._ids.add(message.id);
+      this._timeline.prepend(result.reply.messages);
       this._scheduleCache();
     }
     if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code, message: result.message });
@@ -772,13 +742,13 @@ export class Conversation implements ChatClient {
   // ------------------------------------------------------------------ receipts
 
   private _sendDelivered(): void {
-    const last = this._buffer.last;
+    const last = this._timeline.last;
     if (last <= Math.max(this._deliveredSent, this._readSent)) return;
     if (this._sendInConversation({ type: 'receipt', conv: this._conv, delivered: last })) this._deliveredSent = last;
   }
 
   private _sendRead(): void {
-    const target = Math.min(this._readWanted, this._buffer.last);
+    const target = Math.min(this._readWanted, this._timeline.last);
     if (target <= this._readSent) return;
     if (this._sendInConversation({ type: 'receipt', conv: this._conv, read: target })) {
       this._readSent = target;
@@ -809,12 +779,12 @@ export class Conversation implements ChatClient {
   }
 
   private _cacheContent(): CachedHistory | null {
-    if (this._epoch === null || this._buffer.items.length === 0) return null;
+    if (this._epoch === null || this._timeline.items.length === 0) return null;
     return {
       epoch: this._epoch,
       self: this._self,
       members: [...this._members.values()],
-      messages: this._buffer.newest(CacheDefaults.cap).items,
+      messages: this._timeline.newest(CacheDefaults.cap).items,
     };
   }
 
@@ -869,11 +839,11 @@ export class Conversation implements ChatClient {
       views.set(view.id, view);
       messages.push(view);
     };
-    for (const frame of this._buffer.items) keep(this._confirmedView(frame, selfId, receipts, previous.get(frame.id)));
-    const acked = [...this._acked.values()].filter((a) => !this._ids.has(a.entry.id)).sort((a, b) => a.seq - b.seq);
+    for (const frame of this._timeline.items) keep(this._confirmedView(frame, selfId, receipts, previous.get(frame.id)));
+    const acked = this._timeline.acked();
     for (const { entry, seq, ts } of acked) keep(this._ownView(entry, receipts, previous.get(entry.id), seq, ts));
     for (const entry of this._outbox.entries) {
-      if (!this._ids.has(entry.id) && !this._acked.has(entry.id)) keep(this._ownView(entry, receipts, previous.get(entry.id)));
+      if (!this._timeline.has(entry.id) && !this._timeline.isAcked(entry.id)) keep(this._ownView(entry, receipts, previous.get(entry.id)));
     }
     this._views = views;
     const typing = this._typingWatcher.users
@@ -884,11 +854,11 @@ export class Conversation implements ChatClient {
       self: this._self,
       conversation: this._conv,
       messages: Object.freeze(messages),
-      hasOlder: this._buffer.base > 0,
+      hasOlder: this._timeline.base > 0,
       loadingOlder: this._older !== null,
       typing: Object.freeze(typing),
       members: Object.freeze([...this._members.values()]),
-      firstUnreadSeq: this._firstUnreadSeq(selfId),
+      firstUnreadSeq: this._timeline.firstUnreadSeq(selfId),
       uploads: Object.freeze([...this._uploads.list]),
       limits: this._limits,
     });
@@ -918,16 +888,6 @@ export class Conversation implements ChatClient {
     if (entry.file !== undefined) view.file = entry.file;
     if (entry.error !== undefined) view.error = entry.error;
     return Object.freeze(view);
-  }
-
-  private _firstUnreadSeq(selfId: string): number | null {
-    if (!this._unread) return null;
-    const { read, head } = this._unread;
-    for (const message of this._buffer.items) {
-      if (message.seq > head) break;
-      if (message.seq > read && message.from.id !== selfId) return message.seq;
-    }
-    return null;
   }
 
   private _ref(): string {
