@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { Member } from '../../protocol/index.js';
+import { JOIN_TRANSITIONS, JoinPhase } from './conversation.js';
 import { createClient as createChatClient } from './session.js';
 import { FakeClock } from './test/fake-clock.js';
 import { FakeSocket } from './test/fake-socket.js';
@@ -120,6 +121,44 @@ describe('client rules', () => {
     socket.receive({ type: 'error', code: 'forbidden', message: 'still not', conv: 'c1', id });
     client.discard(id);
     assert.deepEqual(client.snapshot.messages, []);
+  });
+
+  test('client - join phases: every phase can fall back to idle; idle only moves on by joining', () => {
+    for (const phase of Object.values(JoinPhase)) {
+      if (phase !== JoinPhase.idle) assert.ok(JOIN_TRANSITIONS[phase].includes(JoinPhase.idle), phase);
+    }
+    assert.deepEqual(JOIN_TRANSITIONS[JoinPhase.idle], [JoinPhase.joining]);
+    assert.ok(!JOIN_TRANSITIONS[JoinPhase.retrying].includes(JoinPhase.joined));
+  });
+
+  test('client - a join refused for a passing reason is asked again after a backoff, not at once, and not by a resync meanwhile', async () => {
+    const { client, clock } = await setup();
+    const { socket, join } = connect();
+    socket.receive({ type: 'error', code: 'unavailable', message: 'store down', ref: join.ref });
+    socket.receive({ type: 'resync', conv: 'c1' });
+    clock.advance(400);
+    assert.equal(sent(socket, 'join').length, 1);
+    clock.advance(700);
+    const again = sent(socket, 'join');
+    assert.equal(again.length, 2);
+    assert.notEqual(again[1]?.ref, join.ref);
+    joined(socket, again[1]!, 1);
+    socket.receive(msg(1));
+    assert.deepEqual(seqs(client), [1]);
+  });
+
+  test('client - a join with no answer is asked again after the request timeout; the late first reply is ignored', async () => {
+    const { client, clock } = await setup();
+    const { socket, join } = connect();
+    clock.advance(10_500);
+    const joins = sent(socket, 'join');
+    assert.equal(joins.length, 2);
+    joined(socket, join, 5);
+    socket.receive(msg(5));
+    assert.deepEqual(seqs(client), []);
+    joined(socket, joins[1]!, 1);
+    socket.receive(msg(1));
+    assert.deepEqual(seqs(client), [1]);
   });
 
   test('client - a retryable error resends the same id after a backoff, not at once', async () => {

@@ -101,9 +101,25 @@ export const ClientDefaults = {
 
 const DEFAULT_LIMITS: ChatSnapshot['limits'] = { maxTextChars: Limits.maxTextChars, maxUploadBytes: 25 * 1024 * 1024 };
 
-/** Whether the conversation is joined on the current connection. */
-const Join = { none: 'none', joining: 'joining', joined: 'joined' } as const;
-type Join = (typeof Join)[keyof typeof Join];
+/**
+ * The conversation on the session's current connection:
+ *
+ *   idle → joining → joined            (welcome: join; joined: replayed and live)
+ *   joining → joining                  (a resync or not_joined asks again; the earlier reply is ignored)
+ *   joining → retrying → joining       (a retryable error: again after a backoff)
+ *   joining → idle                     (refused for good, no answer: asked again at once if open)
+ *   joined → joining                   (resync, not_joined)
+ *   any → idle                         (the connection is gone, or the conversation disposed)
+ */
+export const JoinPhase = { idle: 'idle', joining: 'joining', retrying: 'retrying', joined: 'joined' } as const;
+export type JoinPhase = (typeof JoinPhase)[keyof typeof JoinPhase];
+
+export const JOIN_TRANSITIONS: Readonly<Record<JoinPhase, readonly JoinPhase[]>> = {
+  [JoinPhase.idle]: [JoinPhase.joining],
+  [JoinPhase.joining]: [JoinPhase.joining, JoinPhase.joined, JoinPhase.retrying, JoinPhase.idle],
+  [JoinPhase.retrying]: [JoinPhase.joining, JoinPhase.idle],
+  [JoinPhase.joined]: [JoinPhase.joining, JoinPhase.idle],
+};
 
 /** The join in flight: where the relay will start its replay follows from what was asked. */
 interface JoinRequest {
@@ -143,7 +159,7 @@ export class Conversation implements ChatClient {
   private _self: User | null = null;
   private _limits = DEFAULT_LIMITS;
   private _epoch: string | null = null;
-  private _join: Join = Join.none;
+  private _join: JoinPhase = JoinPhase.idle;
   private _joinAttempt = 0;
   private _joinRetryTimer: TimerHandle | undefined;
   private _pumpTimer: TimerHandle | undefined;
@@ -249,7 +265,8 @@ export class Conversation implements ChatClient {
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
-    for (const timer of [this._joinRetryTimer, this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
+    this._setJoin(JoinPhase.idle);
+    for (const timer of [this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
     void this._cache.flush();
     this._stopWatchingPageHide();
@@ -311,7 +328,7 @@ export class Conversation implements ChatClient {
 
   loadOlder(): Promise<void> {
     if (this._older) return this._older.promise;
-    if (this._timeline.base === 0 || this._join !== Join.joined || this._disposed) return Promise.resolve();
+    if (this._timeline.base === 0 || this._join !== JoinPhase.joined || this._disposed) return Promise.resolve();
     const ref = this._ref();
     const sent = this._port.send({
       type: 'history',
@@ -402,12 +419,11 @@ export class Conversation implements ChatClient {
 
   /** The socket is gone: nothing is joined or in flight on it any more. */
   private _leaveSession(): void {
-    this._setJoin(Join.none);
+    this._setJoin(JoinPhase.idle);
     this._outbox.connectionLost();
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._clock.clearTimeout(this._pumpTimer);
-    this._clock.clearTimeout(this._joinRetryTimer);
     this._dropRequests();
   }
 
@@ -422,8 +438,8 @@ export class Conversation implements ChatClient {
   welcomed(frame: WelcomeFrame): void {
     if (this._disposed || !this._loaded) return;
     this._self = frame.user;
-    if (this._join !== Join.none) {
-      // A renewed token on the same connection: nothing to join again.
+    if (this._join !== JoinPhase.idle) {
+      // A renewed token on the same connection: nothing to join again (or a retry is already due).
       this._invalidate();
       return;
     }
@@ -435,12 +451,21 @@ export class Conversation implements ChatClient {
 
   // ------------------------------------------------------------------ joining
 
-  /** The only place the join state changes. */
-  private _setJoin(next: Join): void {
+  /** The only place the join phase changes; false (and nothing changes) if the table does not allow it. */
+  private _setJoin(next: JoinPhase): boolean {
+    const previous = this._join;
+    if (previous === next && next !== JoinPhase.joining) return true;
+    if (!JOIN_TRANSITIONS[previous].includes(next)) return false;
     this._join = next;
+    if (previous === JoinPhase.retrying) {
+      this._clock.clearTimeout(this._joinRetryTimer);
+      this._joinRetryTimer = undefined;
+    }
+    return true;
   }
 
   private _sendJoin(): void {
+    if (this._disposed || !JOIN_TRANSITIONS[this._join].includes(JoinPhase.joining)) return;
     const ref = this._ref();
     // First visit: just the newest messages. Known history: everything after it, so the run stays gap-free.
     const request: JoinRequest =
@@ -457,7 +482,7 @@ export class Conversation implements ChatClient {
     // A reply to a join that this one supersedes is ignored; this one's reply follows.
     if (this._joinRef !== null) this._requests.cancel(this._joinRef);
     this._joinRef = ref;
-    this._setJoin(Join.joining);
+    this._setJoin(JoinPhase.joining);
     this._requests.register(ref, this._requestTimeoutMs, (result) => {
       if (this._joinRef === ref) this._joinRef = null;
       this._joinSettled(result, request);
@@ -472,13 +497,13 @@ export class Conversation implements ChatClient {
       case 'error':
         if (RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._retryJoinLater();
         else {
-          this._setJoin(Join.none);
+          this._setJoin(JoinPhase.idle);
           this._emit({ type: 'error', code: result.code, message: result.message });
         }
         return;
       case 'timeout':
         // No answer (lost between tabs, or with a relay instance): ask again.
-        this._setJoin(Join.none);
+        this._setJoin(JoinPhase.idle);
         if (this._port.state === 'open' && !this._disposed) this._sendJoin();
         return;
       case 'dropped':
@@ -512,7 +537,7 @@ export class Conversation implements ChatClient {
     }
     this._typingWatcher.replace(frame.typing.filter((user) => user !== this._selfId));
     this._joinAttempt = 0;
-    this._setJoin(Join.joined);
+    this._setJoin(JoinPhase.joined);
     this._pump();
     this._deliveredReceipt.schedule();
     if (this._readWanted > this._readSent) this._readReceipt.schedule();
@@ -523,10 +548,10 @@ export class Conversation implements ChatClient {
 
   /** Joining failed for a passing reason (store unavailable): try again after a backoff. */
   private _retryJoinLater(): void {
-    this._setJoin(Join.none);
-    this._clock.clearTimeout(this._joinRetryTimer);
+    if (!this._setJoin(JoinPhase.retrying)) return;
     this._joinRetryTimer = this._clock.setTimeout(() => {
-      if (this._port.state === 'open' && this._join === Join.none) this._sendJoin();
+      this._joinRetryTimer = undefined;
+      if (this._port.state === 'open' && this._join === JoinPhase.retrying) this._sendJoin();
     }, backoffDelay(this._joinAttempt++, this._x.backoff));
   }
 
@@ -564,7 +589,7 @@ export class Conversation implements ChatClient {
         this._setMember(frame.member);
         return;
       case 'resync':
-        if (this._join !== Join.none) this._sendJoin();
+        if (this._join === JoinPhase.joining || this._join === JoinPhase.joined) this._sendJoin();
         return;
       case 'error':
         return this._onError(frame);
@@ -618,7 +643,7 @@ export class Conversation implements ChatClient {
     }
     if (this._requests.fail(frame.ref, frame.code, frame.message)) return;
     const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
-    if (frame.code === ErrorCode.notJoined && this._join === Join.joined) this._sendJoin();
+    if (frame.code === ErrorCode.notJoined && this._join === JoinPhase.joined) this._sendJoin();
     else if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
   }
 
@@ -661,7 +686,7 @@ export class Conversation implements ChatClient {
 
   /** Asks for the missing range that holds back early arrivals, one request at a time. */
   private _checkGap(): void {
-    if (this._gapRef !== null || this._gapPause !== undefined || this._join !== Join.joined) return;
+    if (this._gapRef !== null || this._gapPause !== undefined || this._join !== JoinPhase.joined) return;
     const gap = this._timeline.gap();
     if (!gap) return;
     const ref = this._ref();
@@ -723,7 +748,7 @@ export class Conversation implements ChatClient {
   private _pump(): void {
     this._clock.clearTimeout(this._pumpTimer);
     this._pumpTimer = undefined;
-    if (this._join !== Join.joined || this._disposed) return;
+    if (this._join !== JoinPhase.joined || this._disposed) return;
     for (const entry of this._outbox.takeSendable()) {
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
       if (entry.text !== undefined) frame.text = entry.text;
@@ -758,7 +783,7 @@ export class Conversation implements ChatClient {
 
   /** Frames about the conversation go out only once it is joined; callers redo them after the next join. */
   private _sendInConversation(frame: ClientFrame): boolean {
-    return this._join === Join.joined && this._port.send(frame);
+    return this._join === JoinPhase.joined && this._port.send(frame);
   }
 
   // ------------------------------------------------------------------ uploads
