@@ -25,9 +25,11 @@ import {
 import { newId, watchPageHide } from './platform.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
-import { Debounced, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { NetworkSignal } from './connection.js';
+import { GapFiller } from './gap-filler.js';
 import { Outbox, type OutboxEntry } from './outbox.js';
+import { Receipts } from './receipts.js';
 import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
 import { storageKeys } from './storage.js';
@@ -153,8 +155,8 @@ export class Conversation implements ChatClient {
   private readonly _typingSender: TypingSender;
   private readonly _typingWatcher: TypingWatcher;
   private readonly _uploads: Uploads;
-  private readonly _deliveredReceipt: Debounced;
-  private readonly _readReceipt: Debounced;
+  private readonly _receipts: Receipts;
+  private readonly _gaps: GapFiller<Reply>;
 
   private _self: User | null = null;
   private _limits = DEFAULT_LIMITS;
@@ -166,16 +168,9 @@ export class Conversation implements ChatClient {
   /** Every request awaiting its reply (join, gap fill, older page, send), with its timeout. */
   private readonly _requests: Requests<Reply>;
   private _joinRef: string | null = null;
-  /** The gap request in flight. */
-  private _gapRef: string | null = null;
-  /** A pause before the next gap request (the last one failed or filled nothing). */
-  private _gapPause: TimerHandle | undefined;
   private _older: OlderRequest | null = null;
   /** Messages from others above this seq are news (`message` events); below it they are history. */
   private _notifyAbove: number | null = null;
-  private _deliveredSent = 0;
-  private _readSent = 0;
-  private _readWanted = 0;
 
   private _snapshot: ChatSnapshot | null = null;
   private _views = new Map<string, ChatMessage>();
@@ -215,8 +210,27 @@ export class Conversation implements ChatClient {
       }, clock: this._clock, debounceMs: internals.cacheDebounceMs, onStorageError });
     this._typingSender = new TypingSender(this._clock, (active) => this._sendInConversation({ type: 'typing', conv: this._conv, active }));
     this._typingWatcher = new TypingWatcher(this._clock, () => this._invalidate());
-    this._deliveredReceipt = new Debounced(this._clock, internals.deliveredDelayMs ?? ClientDefaults.deliveredDelayMs, () => this._sendDelivered());
-    this._readReceipt = new Debounced(this._clock, internals.readDelayMs ?? ClientDefaults.readDelayMs, () => this._sendRead());
+    this._receipts = new Receipts({
+      clock: this._clock,
+      deliveredDelayMs: internals.deliveredDelayMs ?? ClientDefaults.deliveredDelayMs,
+      readDelayMs: internals.readDelayMs ?? ClientDefaults.readDelayMs,
+      last: () => this._timeline.last,
+      send: (receipt) => this._sendInConversation({ type: 'receipt', conv: this._conv, ...receipt }),
+    });
+    this._gaps = new GapFiller<Reply>({
+      clock: this._clock,
+      requests: this._requests,
+      timeoutMs: this._requestTimeoutMs,
+      gap: () => (this._join === JoinPhase.joined ? this._timeline.gap() : null),
+      ref: () => this._ref(),
+      send: (after, limit, ref) => this._port.send({ type: 'history', conv: this._conv, after, limit, ref }),
+      fill: (messages) => {
+        const before = this._timeline.last;
+        const accepted = this._timeline.push(messages);
+        if (accepted.length > 0) this._accept(accepted);
+        return this._timeline.last !== before;
+      },
+    });
     this._uploads = new Uploads({
       createXhr: () => {
         const Xhr = internals.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
@@ -259,8 +273,7 @@ export class Conversation implements ChatClient {
   dispose(): void {
     if (this._disposed) return;
     // Receipts the user already earned go out while the socket is still there.
-    this._readReceipt.flush();
-    this._deliveredReceipt.flush();
+    this._receipts.flush();
     this._disposed = true;
     this._typingSender.reset();
     this._typingWatcher.clear();
@@ -295,7 +308,7 @@ export class Conversation implements ChatClient {
   }
 
   get unread(): number {
-    return this._timeline.unreadCount(this._selfId, Math.max(this._readSent, this._readWanted));
+    return this._timeline.unreadCount(this._selfId, this._receipts.read);
   }
 
   send(text: string, file?: FileRef): ChatMessage {
@@ -357,10 +370,7 @@ export class Conversation implements ChatClient {
 
   markRead(seq: number): void {
     // Never beyond what this device holds: the user cannot have seen more.
-    const target = Math.min(Math.floor(seq), this._timeline.last);
-    if (!(target > this._readWanted)) return;
-    this._readWanted = target;
-    this._readReceipt.schedule();
+    this._receipts.markRead(seq);
   }
 
   upload(file: Blob & { name?: string }, text?: string): UploadState {
@@ -430,8 +440,7 @@ export class Conversation implements ChatClient {
   /** Nothing asked on the connection will be answered: every request settles as `dropped`. */
   private _dropRequests(): void {
     this._requests.dropAll();
-    this._clock.clearTimeout(this._gapPause);
-    this._gapPause = undefined;
+    this._gaps.stop();
   }
 
   /** The relay accepted the session's `hello` (a new connection, or a renewed token). */
@@ -517,7 +526,7 @@ export class Conversation implements ChatClient {
     if (reset) {
       // The store was replaced: its seqs mean something else now. The outbox stays and is resent.
       this._timeline.reset(0, [], true);
-      this._readWanted = 0;
+      this._receipts.reset();
       void this._cache.clear();
     }
     this._epoch = frame.epoch;
@@ -529,8 +538,6 @@ export class Conversation implements ChatClient {
     this._members.clear();
     for (const member of frame.members) this._members.set(member.id, member);
     const own = this._members.get(this._selfId);
-    this._deliveredSent = own?.delivered ?? 0;
-    this._readSent = own?.read ?? 0;
     if (firstJoin || reset) {
       this._notifyAbove = frame.head;
       this._timeline.markOpened(own?.read ?? 0, frame.head);
@@ -539,9 +546,8 @@ export class Conversation implements ChatClient {
     this._joinAttempt = 0;
     this._setJoin(JoinPhase.joined);
     this._pump();
-    this._deliveredReceipt.schedule();
-    if (this._readWanted > this._readSent) this._readReceipt.schedule();
-    this._checkGap();
+    this._receipts.joined(own?.delivered ?? 0, own?.read ?? 0);
+    this._gaps.check();
     this._scheduleCache();
     this._invalidate();
   }
@@ -608,7 +614,7 @@ export class Conversation implements ChatClient {
   /** Messages that became visible (ascending). */
   private _accept(accepted: readonly MessageFrame[]): void {
     if (accepted.length === 0) {
-      this._checkGap();
+      this._gaps.check();
       return;
     }
     const news: MessageFrame[] = [];
@@ -619,9 +625,9 @@ export class Conversation implements ChatClient {
         this._requests.cancel(sendRef(message.id));
       } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
     }
-    this._deliveredReceipt.schedule();
+    this._receipts.received();
     this._scheduleCache();
-    this._checkGap();
+    this._gaps.check();
     this._invalidate();
     for (const message of news) {
       const view = this.snapshot.messages.find((m) => m.id === message.id);
@@ -678,54 +684,10 @@ export class Conversation implements ChatClient {
     }
   }
 
-  // ------------------------------------------------------------------ gaps and older pages
+  // ------------------------------------------------------------------ older pages
 
   private get _requestTimeoutMs(): number {
     return this._x.requestTimeoutMs ?? ClientDefaults.requestTimeoutMs;
-  }
-
-  /** Asks for the missing range that holds back early arrivals, one request at a time. */
-  private _checkGap(): void {
-    if (this._gapRef !== null || this._gapPause !== undefined || this._join !== JoinPhase.joined) return;
-    const gap = this._timeline.gap();
-    if (!gap) return;
-    const ref = this._ref();
-    const limit = Math.max(1, Math.min(Limits.maxHistoryLimit, gap.before - gap.after - 1));
-    if (!this._port.send({ type: 'history', conv: this._conv, after: gap.after, limit, ref })) return;
-    this._gapRef = ref;
-    this._requests.register(ref, this._requestTimeoutMs, (result) => {
-      this._gapRef = null;
-      this._gapSettled(result);
-    });
-  }
-
-  private _gapSettled(result: Settled<Reply>): void {
-    switch (result.kind) {
-      case 'reply': {
-        if (result.reply.type !== 'history') return;
-        const before = this._timeline.last;
-        this._accept(this._timeline.push(result.reply.messages));
-        // An answer that filled nothing: ask again later instead of in a tight loop.
-        if (this._timeline.last === before) this._pauseGapRequests();
-        return;
-      }
-      case 'error':
-        return this._pauseGapRequests();
-      case 'timeout':
-        // No answer (lost with a relay instance, say): ask again.
-        return this._checkGap();
-      case 'dropped':
-        return;
-    }
-  }
-
-  /** No gap request for a while: the last one failed or filled nothing. */
-  private _pauseGapRequests(): void {
-    this._clock.clearTimeout(this._gapPause);
-    this._gapPause = this._clock.setTimeout(() => {
-      this._gapPause = undefined;
-      this._checkGap();
-    }, this._requestTimeoutMs);
   }
 
   private _olderSettled(result: Settled<Reply>): void {
@@ -764,22 +726,7 @@ export class Conversation implements ChatClient {
     if (at !== null) this._pumpTimer = this._clock.setTimeout(() => this._pump(), Math.max(0, at - this._clock.now()));
   }
 
-  // ------------------------------------------------------------------ receipts
-
-  private _sendDelivered(): void {
-    const last = this._timeline.last;
-    if (last <= Math.max(this._deliveredSent, this._readSent)) return;
-    if (this._sendInConversation({ type: 'receipt', conv: this._conv, delivered: last })) this._deliveredSent = last;
-  }
-
-  private _sendRead(): void {
-    const target = Math.min(this._readWanted, this._timeline.last);
-    if (target <= this._readSent) return;
-    if (this._sendInConversation({ type: 'receipt', conv: this._conv, read: target })) {
-      this._readSent = target;
-      this._deliveredSent = Math.max(this._deliveredSent, target);
-    }
-  }
+  // ------------------------------------------------------------------ sending in the conversation
 
   /** Frames about the conversation go out only once it is joined; callers redo them after the next join. */
   private _sendInConversation(frame: ClientFrame): boolean {
