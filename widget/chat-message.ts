@@ -4,6 +4,7 @@ import { property } from 'lit/decorators.js';
 import { clientContext } from './context.js';
 import { humanSize, statusText, timeLabel } from './format.js';
 import { clockIcon, paperclipIcon } from './icons.js';
+import { errorText, Labels } from './messages.js';
 import { buttons, srOnly } from './styles.js';
 import type { ChatMessage, FileRef } from './client/types.js';
 
@@ -162,7 +163,7 @@ export class ChatMessageElement extends LitElement {
 
   private _renderFailed(m: ChatMessage): TemplateResult {
     return html`<div class="actions">
-      <span class="error">${m.error ?? 'Not sent'}</span>
+      <span class="error">${m.error ? errorText(m.error) : Labels.notSent}</span>
       <button part="retry-button" type="button" @click=${() => this._client.value?.retry(m.id)}>Retry</button>
       <button type="button" @click=${() => this._client.value?.discard(m.id)}>Discard</button>
     </div>`;

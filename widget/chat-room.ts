@@ -3,11 +3,13 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
 import { acquireChatSession } from './client/index.js';
 import { clientContext } from './context.js';
+import { errorText } from './messages.js';
 import type { ChatComposer } from './chat-composer.js';
 import type {
   ChatClient,
   ChatClientEvent,
   ChatClientOptions,
+  ChatError,
   ChatMessage,
   ChatSession,
   ChatSessionOptions,
@@ -21,7 +23,9 @@ export interface ChatRoomStatusDetail {
   connection: ConnectionState;
 }
 export interface ChatRoomErrorDetail {
+  /** A code of `ChatErrorCode` (the client's and the relay's). */
   code: string;
+  /** The English words for it (widget/messages.ts). */
   message: string;
   messageId?: string;
 }
@@ -293,7 +297,7 @@ export class ChatRoom extends LitElement {
     } catch (error) {
       this._releaseSession?.();
       this._releaseSession = undefined;
-      this._emitError('bad_config', error instanceof Error ? error.message : String(error));
+      this._emitError({ code: 'bad_config', params: { reason: error instanceof Error ? error.message : String(error) } });
       return;
     }
     this._client = client;
@@ -302,7 +306,8 @@ export class ChatRoom extends LitElement {
     this._provider.setValue(client);
     this.requestUpdate();
     client.start().catch((error: unknown) => {
-      if (this._client === client) this._emitError('internal', error instanceof Error ? error.message : String(error));
+      if (this._client === client) this._emitError({ code: 'internal' });
+      console.error('chat-room: the client failed to start', error);
     });
   }
 
@@ -337,13 +342,14 @@ export class ChatRoom extends LitElement {
         );
         break;
       case 'error':
-        this._emitError(event.code, event.message, event.messageId);
+        this._emitError(event, event.messageId);
         break;
     }
   }
 
-  private _emitError(code: string, message: string, messageId?: string): void {
-    const detail: ChatRoomErrorDetail = { code, message };
+  /** `message` is the English text from messages.ts, so listeners of the public event keep getting words. */
+  private _emitError(error: ChatError, messageId?: string): void {
+    const detail: ChatRoomErrorDetail = { code: error.code, message: errorText(error) };
     if (messageId !== undefined) detail.messageId = messageId;
     this.dispatchEvent(new CustomEvent<ChatRoomErrorDetail>('chat-room-error', { detail, ...EVENT_INIT }));
   }

@@ -2,6 +2,7 @@ import { css, html, LitElement, nothing } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { SnapshotController } from './controller.js';
 import { humanSize } from './format.js';
+import { errorText, Labels } from './messages.js';
 import { buttons } from './styles.js';
 import type { UploadState } from './client/types.js';
 
@@ -79,7 +80,7 @@ export class ChatUploads extends LitElement {
     if (u.state === 'failed') {
       return html`<li part="upload" data-upload-id=${u.id} data-state=${u.state}>
         <span class="name">${u.name}</span>
-        <span class="error" role="alert">${u.error ?? 'Upload failed'}</span>
+        <span class="error" role="alert">${u.error ? errorText(u.error) : Labels.uploadFailed}</span>
         <button type="button" aria-label="Retry upload of ${u.name}" @click=${() => client?.retryUpload(u.id)}>Retry</button>
         <button type="button" aria-label="Dismiss upload of ${u.name}" @click=${() => client?.dismissUpload(u.id)}>Dismiss</button>
       </li>`;

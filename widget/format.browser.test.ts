@@ -28,7 +28,9 @@ describe('format', () => {
 
   it('statusText - read names the readers, failed gives the reason', () => {
     expect(statusText(message(1, { own: true, status: 'read', readBy: ['Bob', 'Carol'] }))).to.equal('Read by Bob, Carol');
-    expect(statusText(message(1, { own: true, status: 'failed', error: 'too long' }))).to.equal('Not sent: too long');
+    expect(statusText(message(1, { own: true, status: 'failed', error: { code: 'text_too_long', params: { max: 10 } } }))).to.equal(
+      'Not sent: message is longer than 10 characters',
+    );
     expect(statusText(message(1, { own: true, status: 'delivered' }))).to.equal('Delivered');
   });
 });

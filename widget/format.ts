@@ -1,4 +1,5 @@
 import type { ChatMessage, User } from './client/types.js';
+import { errorText, Labels } from './messages.js';
 
 /** "Alice is typing…", "Alice and Bob are typing…", "3 people are typing…"; '' when nobody is. */
 export function typingText(users: readonly User[]): string {
@@ -43,7 +44,7 @@ export function statusText(message: ChatMessage): string {
     case 'read':
       return message.readBy?.length ? `Read by ${message.readBy.join(', ')}` : 'Read';
     case 'failed':
-      return message.error ? `Not sent: ${message.error}` : 'Not sent';
+      return message.error ? `${Labels.notSent}: ${errorText(message.error)}` : Labels.notSent;
     default:
       return '';
   }

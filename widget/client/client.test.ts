@@ -296,7 +296,7 @@ describe('client against a relay', () => {
 
     const tooBig = alice.upload(Object.assign(new Blob([new Uint8Array(100001)]), { name: 'big.bin' }));
     assert.equal(tooBig.state, 'failed');
-    assert.match(tooBig.error ?? '', /larger than/);
+    assert.deepEqual(tooBig.error, { code: 'file_too_large', params: { maxBytes: 100000, name: 'big.bin' } });
   });
 
   test('client - a dead relay URL in the list is skipped', async () => {

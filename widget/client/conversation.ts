@@ -25,6 +25,7 @@ import {
 import { newId, watchPageHide } from './platform.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
+import { ClientErrorCode, type ErrorParams } from './errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { NetworkSignal } from './connection.js';
 import { GapFiller } from './gap-filler.js';
@@ -244,7 +245,7 @@ export class Conversation implements ChatClient {
       onDone: (file, text) => {
         if (!this._disposed) this.send(text ?? '', file);
       },
-      onError: (code, message) => this._emit({ type: 'error', code, message }),
+      onError: (error) => this._emit({ type: 'error', ...error }),
     });
   }
 
@@ -303,8 +304,8 @@ export class Conversation implements ChatClient {
   }
 
   /** An error about the whole session (token refused, origin not allowed) shown by this conversation's view. */
-  sessionError(code: string, message: string): void {
-    if (!this._disposed) this._emit({ type: 'error', code, message });
+  sessionError(code: string, params?: ErrorParams): void {
+    if (!this._disposed) this._emit({ type: 'error', code, ...(params ? { params } : {}) });
   }
 
   get unread(): number {
@@ -319,13 +320,13 @@ export class Conversation implements ChatClient {
     if (file) entry.file = file;
     if (body !== undefined && codePointLength(body) > this._limits.maxTextChars) {
       // The relay would refuse it; failing at once keeps the text for the user to shorten.
-      entry.error = `message is longer than ${this._limits.maxTextChars} characters`;
+      entry.error = { code: ClientErrorCode.textTooLong, params: { max: this._limits.maxTextChars } };
     }
     this._typingSender.stopped();
     const saved = this._outbox.add(entry);
     if (!entry.error) void saved.then(() => this._pump());
     this._invalidate();
-    if (entry.error) this._emit({ type: 'error', code: ErrorCode.tooLarge, message: entry.error, messageId: entry.id });
+    if (entry.error) this._emit({ type: 'error', ...entry.error, messageId: entry.id });
     return this.snapshot.messages.find((m) => m.id === entry.id)!;
   }
 
@@ -507,7 +508,7 @@ export class Conversation implements ChatClient {
         if (RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._retryJoinLater();
         else {
           this._setJoin(JoinPhase.idle);
-          this._emit({ type: 'error', code: result.code, message: result.message });
+          this._emit({ type: 'error', code: result.code });
         }
         return;
       case 'timeout':
@@ -644,25 +645,25 @@ export class Conversation implements ChatClient {
 
   private _onError(frame: ErrorFrame): void {
     if (frame.id !== undefined && this._outbox.has(frame.id)) {
-      if (!this._requests.fail(sendRef(frame.id), frame.code, frame.message)) this._onSendError(frame.id, frame.code, frame.message);
+      if (!this._requests.fail(sendRef(frame.id), frame.code, frame.message)) this._onSendError(frame.id, frame.code);
       return;
     }
     if (this._requests.fail(frame.ref, frame.code, frame.message)) return;
     const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
     if (frame.code === ErrorCode.notJoined && this._join === JoinPhase.joined) this._sendJoin();
-    else if (!retryable) this._emit({ type: 'error', code: frame.code, message: frame.message });
+    else if (!retryable) this._emit({ type: 'error', code: frame.code });
   }
 
-  private _onSendError(id: string, code: string, message: string): void {
+  private _onSendError(id: string, code: string): void {
     if (!this._outbox.has(id)) return;
     if (RETRYABLE_ERRORS.has(code as ErrorCode) || code === ErrorCode.notJoined) {
       this._outbox.retryLater(id);
       if (code === ErrorCode.notJoined) this._sendJoin();
       else this._pump();
     } else {
-      this._outbox.fail(id, message);
+      this._outbox.fail(id, { code });
       this._invalidate();
-      this._emit({ type: 'error', code, message, messageId: id });
+      this._emit({ type: 'error', code, messageId: id });
     }
   }
 
@@ -672,7 +673,7 @@ export class Conversation implements ChatClient {
         if (result.reply.type === 'ack') this._onAck(result.reply);
         return;
       case 'error':
-        return this._onSendError(id, result.code, result.message);
+        return this._onSendError(id, result.code);
       case 'timeout':
         // No ack (the frame was lost between tabs, say): send it again, same id (the relay deduplicates).
         this._outbox.requeue(id);
@@ -695,7 +696,7 @@ export class Conversation implements ChatClient {
       this._timeline.prepend(result.reply.messages);
       this._scheduleCache();
     }
-    if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code, message: result.message });
+    if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code });
     // A timeout or a lost connection gives up too, so the view may ask again.
     const older = this._older;
     if (!older) return;

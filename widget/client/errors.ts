@@ -12,7 +12,7 @@ export const ClientErrorCode = {
   fileTooLarge: 'file_too_large',
   /** An upload failed on the network. */
   uploadNetwork: 'upload_network',
-  /** An upload was refused by the relay with HTTP `params.status`. */
+  /** An upload was refused by the relay with HTTP `params.status` (0: no answer, or not a file reference). */
   uploadRefused: 'upload_refused',
   /** `getToken()` failed (its error is the `cause`). */
   tokenFailed: 'token_failed',
@@ -31,3 +31,9 @@ export type ChatErrorCode = (typeof ChatErrorCode)[keyof typeof ChatErrorCode];
 
 /** Parameters of an error, for the view's wording. */
 export type ErrorParams = Readonly<Record<string, string | number>>;
+
+/** An error as the core reports it: a code (`ChatErrorCode`, or a relay code it does not know) and its parameters. */
+export interface ChatError {
+  readonly code: string;
+  readonly params?: ErrorParams;
+}

@@ -7,7 +7,7 @@ import { acquireSession, createClient, createSession } from './session.js';
 import type { ChatClient, ChatClientOptions, ChatSession, ChatSessionOptions } from './types.js';
 
 export type * from './types.js';
-export { ChatErrorCode, ClientErrorCode, type ErrorParams } from './errors.js';
+export { ChatErrorCode, ClientErrorCode, type ChatError, type ErrorParams } from './errors.js';
 
 /** One session per (relay, user): `session.conversation(id)` for each conversation; `dispose()` when done. */
 export function createChatSession(options: ChatSessionOptions): ChatSession {

@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { FileRef, Id } from '../../protocol/index.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { Clock } from './clock.js';
+import { ClientErrorCode, type ChatError } from './errors.js';
 import type { KeyValueStorage } from './types.js';
 
 const StoredEntry = v.object({
@@ -16,8 +17,13 @@ const StoredEntry = v.object({
   text: v.optional(v.string()),
   file: v.optional(FileRef),
   ts: v.number(),
-  /** Set once the relay refused the message for good. */
-  error: v.optional(v.string()),
+  /** Set once the relay refused the message for good (a code; older versions stored text, read as `internal`). */
+  error: v.optional(
+    v.union([
+      v.object({ code: v.string(), params: v.optional(v.record(v.string(), v.union([v.string(), v.number()]))) }),
+      v.pipe(v.string(), v.transform((): ChatError => ({ code: ClientErrorCode.internal }))),
+    ]),
+  ),
 });
 export type OutboxEntry = v.InferOutput<typeof StoredEntry>;
 const StoredOutbox = v.array(StoredEntry);
@@ -152,7 +158,7 @@ export class Outbox {
   }
 
   /** The relay refused it for good; kept (and saved) so the user can retry or discard it. */
-  fail(id: string, error: string): void {
+  fail(id: string, error: ChatError): void {
     const slot = this._slot(id);
     if (!slot) return;
     slot.entry = { ...slot.entry, error };

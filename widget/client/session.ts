@@ -201,7 +201,7 @@ export class Session implements ChatSession {
           return { type: 'hello', v: PROTOCOL_VERSION, token } as const;
         },
         (error: unknown) => {
-          this._emit({ type: 'error', code: ClientErrorCode.tokenFailed, message: error instanceof Error ? error.message : String(error) });
+          this._emit({ type: 'error', code: ClientErrorCode.tokenFailed });
           throw error;
         },
       );
@@ -224,7 +224,8 @@ export class Session implements ChatSession {
       token = await this._o.getToken();
     } catch (error) {
       // The relay closes at `exp`; the reconnect asks again.
-      this._emit({ type: 'error', code: ClientErrorCode.tokenFailed, message: error instanceof Error ? error.message : String(error) });
+      this._emit({ type: 'error', code: ClientErrorCode.tokenFailed });
+      console.warn('chat-room: getToken failed', error);
       return;
     }
     this._token = token;
@@ -270,9 +271,9 @@ export class Session implements ChatSession {
           this._post({ k: 'frame', frame });
           this._route(frame);
         },
-        onFatal: (code, message) => {
-          this._emit({ type: 'error', code, message });
-          for (const conversation of this._conversations) conversation.sessionError(code, message);
+        onFatal: (code) => {
+          this._emit({ type: 'error', code });
+          for (const conversation of this._conversations) conversation.sessionError(code);
         },
       },
     });
@@ -369,7 +370,7 @@ export class Session implements ChatSession {
       const owner = this._ownerOf(frame.ref, frame.id, frame.conv);
       if (owner === 'foreign') return;
       for (const conversation of owner ?? this._conversations) conversation.handle(frame);
-      if (!owner) this._emit({ type: 'error', code: frame.code, message: frame.message });
+      if (!owner) this._emit({ type: 'error', code: frame.code });
       return;
     }
     if (!('conv' in frame)) return;

@@ -8,8 +8,9 @@
  * only together with both sides.
  */
 import type { FileRef, Member, User } from '../../protocol/index.js';
+import type { ChatError, ErrorParams } from './errors.js';
 
-export type { FileRef, Member, User };
+export type { ChatError, ErrorParams, FileRef, Member, User };
 
 /** One state machine: `connecting → open → closed → reconnecting → connecting …`; `offline` while the browser says so. */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'closed';
@@ -31,8 +32,8 @@ export interface ChatMessage {
   status?: MessageStatus;
   /** Own messages: display names of the other members whose `read` cursor covers this message. */
   readBy?: string[];
-  /** Why a `failed` message failed (human text). */
-  error?: string;
+  /** Why a `failed` message failed: a code and its parameters (the view words it). */
+  error?: ChatError;
 }
 
 export interface UploadState {
@@ -42,8 +43,8 @@ export interface UploadState {
   size: number;
   loaded: number;
   state: 'uploading' | 'failed' | 'done' | 'cancelled';
-  /** Human text for `failed` (e.g. "file is larger than 25 MB", "network error"). */
-  error?: string;
+  /** Why it `failed`: a code and its parameters (e.g. `file_too_large` with `maxBytes`). */
+  error?: ChatError;
 }
 
 /** Everything a view renders, as one immutable snapshot; a new object after each change. */
@@ -106,7 +107,7 @@ export interface ChatSessionSnapshot {
 
 export type ChatSessionEvent =
   | { type: 'status'; connection: ConnectionState }
-  | { type: 'error'; code: string; message: string };
+  | { type: 'error'; code: string; params?: ErrorParams };
 
 /** One connection (shared by the tabs of this origin), one identity, many conversations. */
 export interface ChatSession {
@@ -133,7 +134,7 @@ export interface KeyValueStorage {
 export type ChatClientEvent =
   | { type: 'message'; message: ChatMessage }
   | { type: 'status'; connection: ConnectionState }
-  | { type: 'error'; code: string; message: string; messageId?: string };
+  | { type: 'error'; code: string; params?: ErrorParams; messageId?: string };
 
 export interface ChatClient {
   readonly snapshot: ChatSnapshot;

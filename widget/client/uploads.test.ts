@@ -3,6 +3,7 @@ import { beforeEach, describe, test } from 'node:test';
 import type { FileRef } from '../../protocol/index.js';
 import type { UploadState } from './types.js';
 import { formatBytes, httpBaseOf, Uploads, type UploadFile, type XhrLike } from './uploads.js';
+import type { ChatError } from './errors.js';
 
 class FakeXhr implements XhrLike {
   static all: FakeXhr[] = [];
@@ -47,7 +48,7 @@ const FILE_REF: FileRef = { url: '/files/abcdefghijklmnopqrstuv', name: 'cat pic
 
 function setup(maxBytes = 10_000) {
   const done: Array<{ file: FileRef; text: string | undefined }> = [];
-  const errors: Array<{ code: string; message: string }> = [];
+  const errors: ChatError[] = [];
   let n = 0;
   let snapshots = 0;
   const uploads = new Uploads({
@@ -60,7 +61,7 @@ function setup(maxBytes = 10_000) {
     makeId: () => `u${++n}`,
     onChange: () => snapshots++,
     onDone: (file, text) => done.push({ file, text }),
-    onError: (code, message) => errors.push({ code, message }),
+    onError: (error) => errors.push(error),
   });
   return { uploads, done, errors, changes: () => snapshots };
 }
@@ -95,24 +96,24 @@ describe('uploads', () => {
     const { uploads, errors } = setup(1000);
     const state = uploads.start(file(1001));
     assert.equal(state.state, 'failed');
-    assert.match(state.error ?? '', /larger than 1000 bytes/);
+    assert.deepEqual(state.error, { code: 'file_too_large', params: { maxBytes: 1000, name: 'cat picture.png' } });
     assert.equal(FakeXhr.all.length, 0);
-    assert.equal(errors[0]?.code, 'too_large');
+    assert.deepEqual(errors, [state.error]);
   });
 
-  for (const [status, pattern] of [
-    [413, /larger than the relay accepts/],
-    [401, /not signed in/],
-    [403, /not allowed/],
-    [500, /HTTP 500/],
+  for (const [status, expected] of [
+    [413, { code: 'file_too_large', params: { maxBytes: 10_000, name: 'cat picture.png' } }],
+    [401, { code: 'unauthorized', params: { name: 'cat picture.png' } }],
+    [403, { code: 'forbidden', params: { name: 'cat picture.png' } }],
+    [500, { code: 'upload_refused', params: { status: 500, name: 'cat picture.png' } }],
   ] as const) {
-    test(`uploads - HTTP ${status} fails with human text, and retryUpload tries again`, () => {
+    test(`uploads - HTTP ${status} fails with a code and parameters, and retryUpload tries again`, () => {
       const { uploads, done, errors } = setup();
       const { id } = uploads.start(file(10));
       FakeXhr.all[0]!.respond(status, { error: 'nope' });
       const failed = only(uploads.list);
       assert.equal(failed.state, 'failed');
-      assert.match(failed.error ?? '', pattern);
+      assert.deepEqual(failed.error, expected);
       assert.equal(errors.length, 1);
       uploads.retry(id);
       assert.equal(only(uploads.list).state, 'uploading');
@@ -122,13 +123,13 @@ describe('uploads', () => {
     });
   }
 
-  test('uploads - a network error fails with human text', () => {
+  test('uploads - a network error fails with its code', () => {
     const { uploads } = setup();
     uploads.start(file(10));
     FakeXhr.all[0]!.onerror?.({});
     assert.deepEqual(
       { state: only(uploads.list).state, error: only(uploads.list).error },
-      { state: 'failed', error: 'network error: the file could not be uploaded' },
+      { state: 'failed', error: { code: 'upload_network', params: { name: 'cat picture.png' } } },
     );
   });
 

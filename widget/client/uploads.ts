@@ -6,6 +6,7 @@
  */
 import * as v from 'valibot';
 import { ErrorCode, FileRef } from '../../protocol/index.js';
+import { ClientErrorCode, type ChatError } from './errors.js';
 import type { UploadState } from './types.js';
 
 /** The part of XMLHttpRequest used here. */
@@ -38,7 +39,8 @@ export interface UploadsOptions {
   makeId: () => string;
   onChange: () => void;
   onDone: (file: FileRef, text: string | undefined) => void;
-  onError: (code: string, message: string) => void;
+  /** An upload failed: the error with the file's `name` among its parameters. */
+  onError: (error: ChatError) => void;
 }
 
 interface Job {
@@ -101,11 +103,7 @@ export class Uploads {
 
   private _begin(job: Job): void {
     const max = this._o.maxBytes();
-    if (job.file.size > max) {
-      this._set(job, { state: 'failed', error: `file is larger than ${formatBytes(max)}` });
-      this._o.onError(ErrorCode.tooLarge, `${job.state.name}: file is larger than ${formatBytes(max)}`);
-      return;
-    }
+    if (job.file.size > max) return this._fail(job, ClientErrorCode.fileTooLarge, { maxBytes: max });
     this._set(job, { state: 'uploading', loaded: 0, error: undefined });
     let request: UploadRequest;
     let xhr: XhrLike;
@@ -113,7 +111,8 @@ export class Uploads {
       request = this._o.request(job.file, job.state.name);
       xhr = this._o.createXhr();
     } catch (error) {
-      this._fail(job, 'upload_failed', error instanceof Error ? error.message : 'upload is not available here');
+      console.warn('chat-room: upload is not available here', error);
+      this._fail(job, ClientErrorCode.internal);
       return;
     }
     job.xhr = xhr;
@@ -125,7 +124,7 @@ export class Uploads {
       if (current()) this._finished(job, xhr);
     };
     xhr.onerror = xhr.ontimeout = () => {
-      if (current()) this._fail(job, 'network', 'network error: the file could not be uploaded');
+      if (current()) this._fail(job, ClientErrorCode.uploadNetwork);
     };
     xhr.onabort = () => {
       if (current()) this._set(job, { state: 'cancelled' });
@@ -145,25 +144,26 @@ export class Uploads {
           body = undefined;
         }
         const parsed = v.safeParse(FileRef, body);
-        if (!parsed.success) return this._fail(job, 'upload_failed', 'the relay answered the upload with something unexpected');
+        if (!parsed.success) return this._fail(job, ClientErrorCode.uploadRefused, { status: xhr.status });
         this._set(job, { state: 'done', loaded: job.state.size });
         this._o.onDone(parsed.output, job.text);
         return;
       }
       case 413:
-        return this._fail(job, ErrorCode.tooLarge, `file is larger than the relay accepts (${formatBytes(this._o.maxBytes())})`);
+        return this._fail(job, ClientErrorCode.fileTooLarge, { maxBytes: this._o.maxBytes() });
       case 401:
-        return this._fail(job, ErrorCode.unauthorized, 'not signed in: the relay refused the upload');
+        return this._fail(job, ErrorCode.unauthorized);
       case 403:
-        return this._fail(job, ErrorCode.forbidden, 'not allowed to upload files to this conversation');
+        return this._fail(job, ErrorCode.forbidden);
       default:
-        return this._fail(job, 'upload_failed', `upload failed (HTTP ${xhr.status || 'no answer'})`);
+        return this._fail(job, ClientErrorCode.uploadRefused, { status: xhr.status });
     }
   }
 
-  private _fail(job: Job, code: string, message: string): void {
-    this._set(job, { state: 'failed', error: message });
-    this._o.onError(code, `${job.state.name}: ${message}`);
+  private _fail(job: Job, code: string, params: Record<string, string | number> = {}): void {
+    const error: ChatError = { code, params: { ...params, name: job.state.name } };
+    this._set(job, { state: 'failed', error });
+    this._o.onError(error);
   }
 
   /** The only place an upload's state changes; a new object each time, since snapshots are immutable. */
