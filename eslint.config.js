@@ -8,6 +8,7 @@
 // reach across (a test of the client core starts a real relay).
 import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import platformBoundary from './widget/eslint.platform.js';
 
 const TESTS = ['**/*.test.ts', '**/*.bench.ts', '**/test/**'];
 
@@ -123,4 +124,6 @@ export default defineConfig([
       'no-restricted-syntax': ['error', noDynamicRelayTest('ImportExpression[source.value=/(^\\.\\/test|(^|\\/)relay\\/test)(\\/|$)/]')],
     },
   },
+  // Only widget/client/platform.ts touches browser globals (window, document, navigator…).
+  ...platformBoundary,
 ]);

@@ -10,7 +10,7 @@ import { ESLint } from 'eslint';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const eslint = new ESLint({ cwd: ROOT });
-const BOUNDARY_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax']);
+const BOUNDARY_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax', 'no-restricted-globals', 'no-restricted-properties']);
 
 /** The boundary errors for `code` at `filePath`; fails on anything else (a parse error, an ignored file). */
 async function boundaryErrors(filePath: string, code: string): Promise<string[]> {
@@ -34,6 +34,13 @@ const from = (specifier: string) => `import { x } from '${specifier}';\nexport {
 const typeFrom = (specifier: string) => `import type { X } from '${specifier}';\nexport type { X };\n`;
 
 describe('lint boundaries', () => {
+  test('widget/client - only platform.ts touches browser globals', async () => {
+    for (const code of ['export const w = window.innerWidth;\n', 'export const n = navigator.onLine;\n', 'export const d = globalThis.document;\n', 'export const c = new BroadcastChannel("x");\n']) {
+      await assertForbidden('widget/client/example.ts', code);
+    }
+    await assertAllowed('widget/client/platform.ts', 'export const online = () => navigator.onLine;\n');
+  });
+
   test('protocol - valibot and protocol files only', async () => {
     for (const specifier of ['../relay/hub/index.js', '../widget/client/index.js', '../loadtest/types.js', 'node:fs', 'path', 'zod']) {
       await assertForbidden('protocol/example.ts', from(specifier));
