@@ -46,6 +46,7 @@ import type {
   UploadState,
 } from './types.js';
 import { Uploads, type UploadFile, type XhrLike } from './uploads.js';
+import { callEach } from './listeners.js';
 
 /**
  * Knobs that are not part of the public contract: tests use them to drive time, the
@@ -783,23 +784,11 @@ export class Conversation implements ChatClient {
     this._lastNotifyAt = this._clock.now();
     const snapshot = this.snapshot;
     this._port.changed();
-    for (const listener of [...this._listeners]) {
-      try {
-        listener(snapshot);
-      } catch (error) {
-        console.error('chat-room: snapshot listener failed', error);
-      }
-    }
+    callEach(this._listeners, snapshot, 'snapshot');
   }
 
   private _emit(event: ChatClientEvent): void {
-    for (const listener of [...this._eventListeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        console.error('chat-room: event listener failed', error);
-      }
-    }
+    callEach(this._eventListeners, event, 'event');
   }
 
   private _build(): ChatSnapshot {

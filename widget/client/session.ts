@@ -26,6 +26,7 @@ import type {
   User,
 } from './types.js';
 import { httpBaseOf } from './uploads.js';
+import { callEach } from './listeners.js';
 
 export interface SessionInternals extends ClientInternals {
   /** Tab sharing; `null` turns it off. Default: the browser's Web Locks + BroadcastChannel where both exist. */
@@ -447,24 +448,12 @@ export class Session implements ChatSession {
       this._notifyScheduled = false;
       if (this._disposed) return;
       const snapshot = this.snapshot;
-      for (const listener of [...this._listeners]) {
-        try {
-          listener(snapshot);
-        } catch (error) {
-          console.error('chat-room: session listener failed', error);
-        }
-      }
+      callEach(this._listeners, snapshot, 'session');
     });
   }
 
   private _emit(event: ChatSessionEvent): void {
-    for (const listener of [...this._eventListeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        console.error('chat-room: session event listener failed', error);
-      }
-    }
+    callEach(this._eventListeners, event, 'session event');
   }
 }
 
