@@ -226,9 +226,8 @@ export class Hub {
         continue;
       }
       if (session.conn.bufferedAmount() <= this.limits.catchUpHighWater) {
-        session.backedUpSince = null;
-        session.wakeDrainWaiters();
-        this._sendOwedResyncs(session);
+        // Caught up without a drain event (uWS sends one only after backpressure): the same as one.
+        this.drained(session);
         continue;
       }
       session.markBackedUp(now);
