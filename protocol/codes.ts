@@ -17,6 +17,14 @@ export const Limits = {
   maxHistoryLimit: 200,
   defaultHistoryLimit: 50,
   maxFileNameLength: 255,
+  /** v1.1: a reply quotes at most this many characters of the message it answers. */
+  maxQuoteChars: 200,
+  /** v1.1: most distinct emoji reactions on one message. */
+  maxReactionsPerMessage: 20,
+  /** v1.1: a user whose last connection to a conversation went away is announced offline only after this grace. */
+  presenceGraceMs: 5000,
+  /** v1.1: the longest a dead relay's users may still show as online on the other relays. */
+  presenceStaleMs: 30_000,
   /** A client must renew `typing active:true` within this window or the relay clears it. */
   typingExpiryMs: 6000,
   /** A client sends `typing active:true` at most this often while the user types. */
@@ -37,6 +45,8 @@ export const ErrorCode = {
   /** A cap was reached (connections per address or user, conversations joined per connection): not worth retrying as is. */
   tooMany: 'too_many',
   conflict: 'conflict',
+  /** v1.1: the message an edit, delete, react or reply names does not exist in the conversation. */
+  notFound: 'not_found',
   unavailable: 'unavailable',
   internal: 'internal',
 } as const;

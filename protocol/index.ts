@@ -13,7 +13,10 @@ export type Decoded<T> =
   | { ok: true; frame: T }
   | { ok: false; code: ErrorCode; message: string; ref?: string | number };
 
-const CLIENT_TYPES = new Set(['hello', 'join', 'leave', 'send', 'history', 'typing', 'receipt', 'ping']);
+const CLIENT_TYPES = new Set([
+  'hello', 'join', 'leave', 'send', 'history', 'typing', 'receipt', 'ping',
+  'edit', 'delete', 'react', 'ban',
+]);
 
 /** The `ref` of a frame that failed validation, if it is usable, so the error can still be matched. */
 function salvageRef(input: unknown): string | number | undefined {

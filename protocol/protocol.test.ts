@@ -108,3 +108,64 @@ test('decodeServerFrame - accepts relay frames and rejects malformed ones', () =
   assert.ok(!decodeServerFrame({ type: 'msg', conv: 'c1', seq: 0, id: 'm', from: { id: 'a', name: 'A' }, ts: 1 }).ok);
   assert.ok(!decodeServerFrame({ type: 'nope' }).ok);
 });
+
+test('v1.1 - edit, delete, react, ban and send with reply are client frames', () => {
+  const frames: object[] = [
+    { type: 'send', conv: 'c1', id: 'm-3', text: 'yes', reply: 'm-1' },
+    { type: 'edit', conv: 'c1', id: 'm-1', text: 'new text', ref: 1 },
+    { type: 'delete', conv: 'c1', id: 'm-1' },
+    { type: 'react', conv: 'c1', id: 'm-1', emoji: '👍', on: true },
+    { type: 'react', conv: 'c1', id: 'm-1', emoji: '👨‍👩‍👧‍👦', on: false },
+    { type: 'react', conv: 'c1', id: 'm-1', emoji: '🇩🇪', on: true },
+    { type: 'react', conv: 'c1', id: 'm-1', emoji: '❤️', on: true },
+    { type: 'ban', conv: 'c1', user: 'bob' },
+    { type: 'ban', conv: 'c1', user: 'bob', until: 1_900_000_000_000 },
+  ];
+  for (const frame of frames) {
+    const result = decodeClientFrame(frame);
+    assert.ok(result.ok, `${JSON.stringify(frame)}: ${result.ok ? '' : result.message}`);
+  }
+});
+
+test('v1.1 - invalid changes are bad frames or too large', () => {
+  const cases: Array<[unknown, string, RegExp]> = [
+    [{ type: 'edit', conv: 'c1', id: 'm1', text: '  ' }, ErrorCode.badFrame, /blank/],
+    [{ type: 'edit', conv: 'c1', id: 'm1' }, ErrorCode.badFrame, /text/],
+    [{ type: 'edit', conv: 'c1', id: 'm1', text: 'x'.repeat(Limits.maxTextChars + 1) }, ErrorCode.tooLarge, /longer than/],
+    [{ type: 'react', conv: 'c1', id: 'm1', emoji: 'ok', on: true }, ErrorCode.badFrame, /emoji/],
+    [{ type: 'react', conv: 'c1', id: 'm1', emoji: '', on: true }, ErrorCode.badFrame, /emoji/],
+    [{ type: 'react', conv: 'c1', id: 'm1', emoji: '👍 ', on: true }, ErrorCode.badFrame, /emoji/],
+    [{ type: 'react', conv: 'c1', id: 'm1', emoji: '!'.repeat(17), on: true }, ErrorCode.badFrame, /emoji/],
+    [{ type: 'react', conv: 'c1', id: 'm1', emoji: '👍' }, ErrorCode.badFrame, /on/],
+    [{ type: 'ban', conv: 'c1', user: 'bad user' }, ErrorCode.badFrame, /user/],
+    [{ type: 'ban', conv: 'c1', user: 'bob', until: -5 }, ErrorCode.badFrame, /until/],
+    [{ type: 'send', conv: 'c1', id: 'm1', text: 'x', reply: 'not an id' }, ErrorCode.badFrame, /reply/],
+  ];
+  for (const [input, code, message] of cases) {
+    const result = decodeClientFrame(input);
+    assert.equal(result.ok, false, JSON.stringify(input));
+    if (result.ok) continue;
+    assert.equal(result.code, code, JSON.stringify(input));
+    assert.match(result.message, message, JSON.stringify(input));
+  }
+});
+
+test('v1.1 - update, presence and materialised messages are relay frames', () => {
+  const by = { id: 'alice', name: 'Alice' };
+  assert.ok(decodeServerFrame({ type: 'update', conv: 'c1', seq: 61, id: 'm1', by, ts: 1, edit: { text: 'x' } }).ok);
+  assert.ok(decodeServerFrame({ type: 'update', conv: 'c1', seq: 62, id: 'm1', by, ts: 1, delete: true }).ok);
+  assert.ok(decodeServerFrame({ type: 'update', conv: 'c1', seq: 63, id: 'm1', by, ts: 1, react: { emoji: '👍', on: true } }).ok);
+  assert.ok(!decodeServerFrame({ type: 'update', conv: 'c1', seq: 64, id: 'm1', by, ts: 1 }).ok, 'an update changes something');
+  assert.ok(!decodeServerFrame({ type: 'update', conv: 'c1', seq: 64, id: 'm1', by, ts: 1, delete: true, edit: { text: 'x' } }).ok);
+  assert.ok(decodeServerFrame({ type: 'presence', conv: 'c1', user: 'bob', online: false, seen: 5 }).ok);
+  const message = {
+    type: 'msg', conv: 'c1', seq: 3, id: 'm3', from: by, text: 'yes', ts: 1, edited: 2, rev: 9,
+    reactions: { '👍': ['alice', 'bob'] },
+    reply: { id: 'm1', seq: 1, from: by, deleted: true },
+  };
+  assert.ok(decodeServerFrame(message).ok);
+  const history = { type: 'history', conv: 'c1', more: false, messages: [message, { type: 'update', conv: 'c1', seq: 9, id: 'm3', by, ts: 1, react: { emoji: '👍', on: true } }] };
+  assert.ok(decodeServerFrame(history).ok);
+  const joined = { type: 'joined', conv: 'c1', epoch: 'e', head: 9, typing: [], members: [{ id: 'bob', name: 'Bob', delivered: 0, read: 0, since: 4, online: true, seen: 7, banned: false }] };
+  assert.ok(decodeServerFrame(joined).ok);
+});

@@ -79,10 +79,36 @@ export const SendFrame = v.pipe(
     id: Id,
     text: v.optional(Text),
     file: v.optional(FileRef),
+    /** v1.1: the id of an earlier message of the same conversation that this one answers. */
+    reply: v.optional(Id),
     ref: Ref,
   }),
   v.check((f) => (f.text !== undefined && f.text.trim() !== '') || f.file !== undefined, 'send needs text or file'),
 );
+
+/**
+ * v1.1: an emoji reaction is 1-16 characters (code points) none of which is a letter, a digit or
+ * white space: every emoji sequence (flags, skin tones, ZWJ families) fits, words do not.
+ */
+export const EMOJI_PATTERN = /^[^\p{L}\p{N}\p{White_Space}]{1,16}$/u;
+export const Emoji = v.pipe(
+  v.string(),
+  v.regex(EMOJI_PATTERN, 'must be 1-16 characters that are not letters, digits or spaces'),
+  storable,
+);
+/** Text of an edit: the limits of `send`, and not blank (deleting is a separate frame). */
+const EditText = v.pipe(Text, v.check((t) => t.trim() !== '', 'must not be blank'));
+/** A moment in ms since the epoch (bans' `until`, presence's `seen`). */
+const Timestamp = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** v1.1: the author changes the text of their message. */
+export const EditFrame = v.object({ type: v.literal('edit'), conv: Id, id: Id, text: EditText, ref: Ref });
+/** v1.1: the author or a moderator deletes a message (it stays as a tombstone). */
+export const DeleteFrame = v.object({ type: v.literal('delete'), conv: Id, id: Id, ref: Ref });
+/** v1.1: any member puts (`on:true`) or takes back (`on:false`) an emoji reaction. */
+export const ReactFrame = v.object({ type: v.literal('react'), conv: Id, id: Id, emoji: Emoji, on: v.boolean(), ref: Ref });
+/** v1.1: a moderator bans a user from a conversation, until `until` (ms) or for good. */
+export const BanFrame = v.object({ type: v.literal('ban'), conv: Id, user: Id, until: v.optional(Timestamp), ref: Ref });
 
 export const HistoryFrame = v.pipe(
   v.object({
@@ -121,12 +147,30 @@ export const ClientFrame = v.variant('type', [
   TypingFrame,
   ReceiptFrame,
   PingFrame,
+  EditFrame,
+  DeleteFrame,
+  ReactFrame,
+  BanFrame,
 ]);
 
 // ---------------------------------------------------------------- relay -> client
 
 const OutRef = v.optional(v.union([v.string(), v.number()]));
 
+/** v1.1: the message a reply quotes, in its current state (text cut to `Limits.maxQuoteChars`). */
+export const QuotedMessage = v.object({
+  id: Id,
+  seq: v.pipe(Seq, v.minValue(1)),
+  from: User,
+  text: v.optional(v.string()),
+  file: v.optional(FileRef),
+  deleted: v.optional(v.literal(true)),
+});
+
+/** v1.1: emoji -> ids of the users who reacted with it, in the order they reacted. */
+export const Reactions = v.record(v.string(), v.array(Id));
+
+/** A message in its current state (v1.1 fields: edited, deleted, reactions, reply, rev). */
 export const MessageFrame = v.object({
   type: v.literal('msg'),
   conv: Id,
@@ -136,7 +180,38 @@ export const MessageFrame = v.object({
   text: v.optional(v.string()),
   file: v.optional(FileRef),
   ts: v.number(),
+  /** When the text was last edited (ms). */
+  edited: v.optional(v.number()),
+  /** The message was deleted: `text` and `file` are gone. */
+  deleted: v.optional(v.literal(true)),
+  reactions: v.optional(Reactions),
+  reply: v.optional(QuotedMessage),
+  /** The seq of the last `update` applied to this message; an update with seq <= rev is already in. */
+  rev: v.optional(v.pipe(Seq, v.minValue(1))),
 });
+
+/** v1.1: a change to an earlier message; shares the conversation's seq with `msg`. Exactly one of edit/delete/react. */
+export const UpdateFrame = v.pipe(
+  v.object({
+    type: v.literal('update'),
+    conv: Id,
+    seq: v.pipe(Seq, v.minValue(1)),
+    /** The message that changed. */
+    id: Id,
+    by: User,
+    ts: v.number(),
+    edit: v.optional(v.object({ text: v.string() })),
+    delete: v.optional(v.literal(true)),
+    react: v.optional(v.object({ emoji: v.string(), on: v.boolean() })),
+  }),
+  v.check(
+    (f) => Number(f.edit !== undefined) + Number(f.delete !== undefined) + Number(f.react !== undefined) === 1,
+    'update carries exactly one of edit, delete, react',
+  ),
+);
+
+/** One entry of a conversation's log: a new message or a change to one. */
+export const LogEvent = v.variant('type', [MessageFrame, UpdateFrame]);
 
 export const WelcomeFrame = v.object({
   type: v.literal('welcome'),
@@ -151,7 +226,20 @@ export const WelcomeFrame = v.object({
   ref: OutRef,
 });
 
-export const Member = v.object({ id: Id, name: v.string(), delivered: Seq, read: Seq });
+export const Member = v.object({
+  id: Id,
+  name: v.string(),
+  delivered: Seq,
+  read: Seq,
+  /** v1.1: the conversation's head when the member first joined; only messages with seq > since count them for receipts. */
+  since: v.optional(Seq),
+  /** v1.1: the user has a connection joined to the conversation on some relay. */
+  online: v.optional(v.boolean()),
+  /** v1.1: the last moment the user was online (ms); absent if never seen. */
+  seen: v.optional(v.number()),
+  /** v1.1: banned from the conversation (shown to moderators and the server API). */
+  banned: v.optional(v.boolean()),
+});
 
 export const JoinedFrame = v.object({
   type: v.literal('joined'),
@@ -176,7 +264,8 @@ export const AckFrame = v.object({
 export const HistoryReplyFrame = v.object({
   type: v.literal('history'),
   conv: Id,
-  messages: v.array(MessageFrame),
+  /** `before` pages hold `msg` objects only; `after` replies hold the log (`msg` and `update`), ascending by seq. */
+  messages: v.array(LogEvent),
   more: v.boolean(),
   ref: OutRef,
 });
@@ -201,6 +290,15 @@ export const MemberEventFrame = v.object({ type: v.literal('member'), conv: Id, 
 
 export const ResyncFrame = v.object({ type: v.literal('resync'), conv: Id });
 
+/** v1.1: a user's first connection to the conversation appeared, or (after a grace period) the last one went away. */
+export const PresenceFrame = v.object({
+  type: v.literal('presence'),
+  conv: Id,
+  user: Id,
+  online: v.boolean(),
+  seen: v.optional(v.number()),
+});
+
 export const PongFrame = v.object({ type: v.literal('pong'), ref: OutRef });
 
 export const ErrorFrame = v.object({
@@ -217,15 +315,54 @@ export const ServerFrame = v.variant('type', [
   WelcomeFrame,
   JoinedFrame,
   MessageFrame,
+  UpdateFrame,
   AckFrame,
   HistoryReplyFrame,
   TypingEventFrame,
   ReceiptEventFrame,
   MemberEventFrame,
   ResyncFrame,
+  PresenceFrame,
   PongFrame,
   ErrorFrame,
 ]);
+
+// ---------------------------------------------------------------- server API (HTTP, JSON; v1.1)
+
+/** POST /api/v1/conversations/<conv>/messages: a message from any user id (a bot, an agent, the system). */
+export const ApiPostMessage = v.pipe(
+  v.object({
+    id: Id,
+    from: User,
+    text: v.optional(Text),
+    file: v.optional(FileRef),
+    reply: v.optional(Id),
+  }),
+  v.check((f) => (f.text !== undefined && f.text.trim() !== '') || f.file !== undefined, 'a message needs text or file'),
+);
+/** PATCH /api/v1/conversations/<conv>/messages/<id>. */
+export const ApiEditMessage = v.object({ text: EditText });
+/** PUT /api/v1/conversations/<conv>/bans/<user>; no `until` bans for good. */
+export const ApiBan = v.object({ until: v.optional(Timestamp) });
+
+// ---------------------------------------------------------------- webhooks (v1.1)
+
+export const WebhookEventType = {
+  messageCreated: 'message.created',
+  messageUpdated: 'message.updated',
+  messageDeleted: 'message.deleted',
+  memberJoined: 'member.joined',
+} as const;
+export type WebhookEventType = (typeof WebhookEventType)[keyof typeof WebhookEventType];
+
+/** The body a relay POSTs to WEBHOOK_URL. `data` is the message in its new state, or the member. */
+export const WebhookEvent = v.object({
+  id: v.string(),
+  type: v.picklist(Object.values(WebhookEventType)),
+  conv: Id,
+  ts: v.number(),
+  data: v.union([MessageFrame, Member]),
+});
 
 export type ClientFrame = v.InferOutput<typeof ClientFrame>;
 export type HelloFrame = v.InferOutput<typeof HelloFrame>;
@@ -236,9 +373,22 @@ export type HistoryFrame = v.InferOutput<typeof HistoryFrame>;
 export type TypingFrame = v.InferOutput<typeof TypingFrame>;
 export type ReceiptFrame = v.InferOutput<typeof ReceiptFrame>;
 export type PingFrame = v.InferOutput<typeof PingFrame>;
+export type EditFrame = v.InferOutput<typeof EditFrame>;
+export type DeleteFrame = v.InferOutput<typeof DeleteFrame>;
+export type ReactFrame = v.InferOutput<typeof ReactFrame>;
+export type BanFrame = v.InferOutput<typeof BanFrame>;
 
 export type ServerFrame = v.InferOutput<typeof ServerFrame>;
 export type MessageFrame = v.InferOutput<typeof MessageFrame>;
+export type UpdateFrame = v.InferOutput<typeof UpdateFrame>;
+export type LogEvent = v.InferOutput<typeof LogEvent>;
+export type QuotedMessage = v.InferOutput<typeof QuotedMessage>;
+export type Reactions = v.InferOutput<typeof Reactions>;
+export type PresenceFrame = v.InferOutput<typeof PresenceFrame>;
+export type ApiPostMessage = v.InferOutput<typeof ApiPostMessage>;
+export type ApiEditMessage = v.InferOutput<typeof ApiEditMessage>;
+export type ApiBan = v.InferOutput<typeof ApiBan>;
+export type WebhookEvent = v.InferOutput<typeof WebhookEvent>;
 export type WelcomeFrame = v.InferOutput<typeof WelcomeFrame>;
 export type JoinedFrame = v.InferOutput<typeof JoinedFrame>;
 export type AckFrame = v.InferOutput<typeof AckFrame>;
