@@ -4,8 +4,9 @@
  * cursors. Implementations: SqliteStore (default, embedded) and PostgresStore (shared by
  * several relay instances). Both must pass relay/store/conformance.ts.
  */
-import type { FileRef, Member, MessageFrame, User } from '../../protocol/index.js';
+import type { FileRef, LogEvent, Member, MessageFrame, UpdateFrame, User, WebhookEvent } from '../../protocol/index.js';
 
+/** A message in its current state (v1.1: edited, deleted, reactions, reply, rev materialised). */
 export type StoredMessage = MessageFrame;
 
 export interface AppendInput {
@@ -16,6 +17,8 @@ export interface AppendInput {
   file?: FileRef;
   /** The relay's clock when the frame arrived; kept as the message time. */
   ts: number;
+  /** v1.1: the id of an earlier message of the same conversation this one answers. */
+  reply?: string;
 }
 
 export type AppendResult =
@@ -24,15 +27,71 @@ export type AppendResult =
   /** (conv, id) was already stored by the same sender: the original seq and ts, nothing stored. */
   | { kind: 'duplicate'; seq: number; ts: number }
   /** (conv, id) belongs to another sender's message. */
-  | { kind: 'conflict' };
+  | { kind: 'conflict' }
+  /** v1.1: `reply` names no message of this conversation; nothing stored. */
+  | { kind: 'reply_not_found' };
+
+/** v1.1: who asks for a change, which decides what they may do (PROTOCOL.md "Changing messages"). */
+export const Authority = {
+  /** A member over WebSocket: edits and deletes only their own messages, reacts to any. */
+  member: 'member',
+  /** A member whose token has `role: "moderator"`: may also delete anyone's message. */
+  moderator: 'moderator',
+  /** The site's backend through the server API: may edit and delete any message. */
+  server: 'server',
+} as const;
+export type Authority = (typeof Authority)[keyof typeof Authority];
+
+export type Change =
+  | { kind: 'edit'; text: string }
+  | { kind: 'delete' }
+  | { kind: 'react'; emoji: string; on: boolean };
+
+export interface ChangeInput {
+  conv: string;
+  /** The message to change. */
+  id: string;
+  by: User;
+  authority: Authority;
+  change: Change;
+  ts: number;
+}
+
+export type ChangeResult =
+  /** Stored as the next event of the conversation: fan out `update`, ack with its seq. */
+  | { kind: 'stored'; update: UpdateFrame; message: StoredMessage }
+  /** Changes nothing (same text, already deleted, reaction already so): ack with `seq` (the rev, or the message's seq), store and fan out nothing. */
+  | { kind: 'unchanged'; seq: number; ts: number }
+  | { kind: 'not_found' }
+  /** Another user's message, or a deleted message edited or reacted to. */
+  | { kind: 'forbidden'; reason: 'not_author' | 'deleted' }
+  /** A 21st distinct emoji on one message. */
+  | { kind: 'too_many_reactions' };
+
+/** v1.1: a ban of a user from a conversation; `until` absent = for good. */
+export interface Ban {
+  conv: string;
+  user: string;
+  until?: number;
+}
+
+/** v1.1: one event waiting in the durable webhook queue (PROTOCOL.md "Webhooks"). */
+export interface QueuedWebhook {
+  /** Unique event id, stable across retries and relays (receivers dedup on it). */
+  id: string;
+  /** The body to POST, exactly (signed as is). */
+  event: WebhookEvent;
+  /** Delivery attempts made so far. */
+  attempts: number;
+}
 
 export interface CursorUpdate {
   delivered?: number;
   read?: number;
 }
 
-export interface Page {
-  messages: StoredMessage[];
+export interface Page<T = StoredMessage> {
+  messages: T[];
   /** Whether messages exist beyond this page in the direction that was asked. */
   more: boolean;
 }
@@ -46,20 +105,62 @@ export interface Store {
    * when the backing database cannot be reached.
    */
   append(input: AppendInput): Promise<AppendResult>;
-  /** Messages with seq > after, ascending, at most `limit`. */
-  range(conv: string, after: number, limit: number): Promise<Page>;
-  /** Messages with seq < before, the newest `limit` of them, returned ascending. */
+  /**
+   * v1.1: applies an edit, delete or reaction as the conversation's next event, atomically
+   * with the authorisation checks (author, moderator, deleted = frozen, 20 emoji). Resolves
+   * once durable. A change that changes nothing stores nothing (`unchanged`).
+   */
+  change(input: ChangeInput): Promise<ChangeResult>;
+  /**
+   * The log with seq > after, ascending, at most `limit` events: `msg` (in its current state)
+   * and `update` events (v1.1). `more` when events beyond the page exist.
+   */
+  range(conv: string, after: number, limit: number): Promise<Page<LogEvent>>;
+  /** Messages (never `update` events) with seq < before, the newest `limit` of them, in current state, returned ascending. */
   before(conv: string, before: number, limit: number): Promise<Page>;
-  /** Highest seq of the conversation (0 when empty or unknown). */
+  /** One message in its current state, or null. */
+  message(conv: string, id: string): Promise<StoredMessage | null>;
+  /** Highest event seq of the conversation (0 when empty or unknown). */
   head(conv: string): Promise<number>;
-  /** Records that a user joined (creating the member on first join, keeping the newest name). */
+  /**
+   * Records that a user joined (creating the member on first join with `since` = the head at
+   * that moment, keeping the newest name).
+   */
   addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }>;
   /**
    * Moves a member's cursors forward (never back; `read` lifts `delivered`; both are clamped
    * to the head). Resolves with the resulting cursors, or null when nothing changed.
    */
   setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null>;
+  /** Members with delivered, read, since, seen and banned (online is the hub's to add). */
   members(conv: string): Promise<Member[]>;
+  /** v1.1: records the last moment a user was online in a conversation (never moves back). */
+  setSeen(conv: string, userId: string, ts: number): Promise<void>;
+  /** v1.1: bans (or re-bans with a new `until`) a user; durable before it resolves. */
+  ban(ban: Ban): Promise<void>;
+  /** v1.1: lifts a ban; false when there was none. */
+  unban(conv: string, userId: string): Promise<boolean>;
+  /** v1.1: the ban in force for a user at `now`, or null (an expired ban is none). */
+  banOf(conv: string, userId: string, now: number): Promise<Ban | null>;
+  /**
+   * v1.1 webhooks: when enabled, every stored `msg` and `update`, and every first join, is
+   * queued as a webhook event in the same transaction that stores it, so no event is lost
+   * between the commit and the delivery.
+   */
+  enableWebhooks(): void;
+  /**
+   * Leases the next events due for delivery (`nextAttemptAt <= now`), at most ONE per
+   * conversation, the oldest undelivered one, so events of a conversation go out in seq order;
+   * an event leased by another relay is skipped until its lease (`leaseMs`) runs out, so a
+   * relay killed mid-delivery only delays it.
+   */
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]>;
+  /** The receiver acknowledged the event: it is removed from the queue. */
+  completeWebhook(id: string, owner: string): Promise<void>;
+  /** The attempt failed: the lease is dropped and the event is due again at `retryAt`. */
+  failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void>;
+  /** Events waiting in the queue (for metrics). */
+  webhookBacklog(): Promise<number>;
   /** Waits for pending writes and releases the database. */
   close(): Promise<void>;
 }
