@@ -62,3 +62,37 @@ export interface FileCatalog {
   /** The stored file behind a `/files/<id>` URL, or null when there is none. */
   describe(url: string): Promise<StoredFile | null>;
 }
+
+/**
+ * What the hub reports for metrics (relay/metrics implements it with prom-client; the hub
+ * never imports prom-client). Every method is cheap and synchronous; the default does nothing.
+ */
+export interface HubObserver {
+  /** A connection opened (+1) or closed (-1). */
+  connections(delta: 1 | -1): void;
+  /** A conversation was joined (+1) or left / its connection closed (-1) by a session. */
+  joinedSessions(delta: 1 | -1): void;
+  /** A client frame arrived (`type` as decoded, or 'invalid'). */
+  frameIn(type: string): void;
+  /** A frame was sent to `receivers` clients (fan-out counts once per receiver). */
+  frameOut(type: string, receivers: number): void;
+  /** An `error` frame was sent with this code. */
+  error(code: string): void;
+  /** A store write (append or change) finished after `ms`. */
+  appended(ms: number): void;
+  /** A live event reached this relay's receivers `ms` after its store commit (same-relay clock). */
+  fannedOut(ms: number): void;
+  /** The bus reconnected (events may have been lost; clients were told to resync). */
+  busReconnected(): void;
+}
+
+export const noObserver: HubObserver = {
+  connections() {},
+  joinedSessions() {},
+  frameIn() {},
+  frameOut() {},
+  error() {},
+  appended() {},
+  fannedOut() {},
+  busReconnected() {},
+};
