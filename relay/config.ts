@@ -33,6 +33,12 @@ export interface RelayConfig {
   /** Where the widget bundle and the demo pages are served from. */
   widgetBundle: string;
   demoDir: string;
+  /** CHAT_API_KEY: the server API's bearer secret; undefined = the API is off (404). */
+  apiKey: string | undefined;
+  /** METRICS_TOKEN: GET /metrics needs it as a bearer token; undefined = open. */
+  metricsToken: string | undefined;
+  /** WEBHOOK_URL and WEBHOOK_SECRET: both or neither. */
+  webhook: { url: string; secret: string; concurrency: number } | undefined;
 }
 
 const SETTINGS = {
@@ -62,6 +68,11 @@ const SETTINGS = {
   typingExpiryMs: { flag: 'typing-expiry-ms', env: 'TYPING_EXPIRY_MS' },
   widgetBundle: { flag: 'widget-bundle', env: 'WIDGET_BUNDLE' },
   demoDir: { flag: 'demo-dir', env: 'DEMO_DIR' },
+  apiKey: { flag: 'api-key', env: 'CHAT_API_KEY' },
+  metricsToken: { flag: 'metrics-token', env: 'METRICS_TOKEN' },
+  webhookUrl: { flag: 'webhook-url', env: 'WEBHOOK_URL' },
+  webhookSecret: { flag: 'webhook-secret', env: 'WEBHOOK_SECRET' },
+  webhookConcurrency: { flag: 'webhook-concurrency', env: 'WEBHOOK_CONCURRENCY' },
 } as const;
 
 export class ConfigError extends Error {
@@ -100,6 +111,29 @@ function checkProxy(entry: string): string {
   return entry;
 }
 
+/** A bearer secret (CHAT_API_KEY, METRICS_TOKEN): set but empty is a mistake, not "off". */
+function checkBearer(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '') throw new ConfigError(`${name} is set but empty: set a long random value (e.g. \`openssl rand -hex 32\`), or unset the variable`);
+  if (/\s/.test(raw)) throw new ConfigError(`${name} must not contain spaces (it travels as \`Authorization: Bearer <value>\`)`);
+  return raw;
+}
+
+function checkWebhook(url: string | undefined, secret: string | undefined, concurrency: number): RelayConfig['webhook'] {
+  if (url === undefined && (secret === undefined || secret === '')) return undefined;
+  if (url === undefined) throw new ConfigError('WEBHOOK_SECRET is set without WEBHOOK_URL');
+  // Unsigned events would let anyone who finds the receiver's URL post fake ones.
+  if (secret === undefined || secret === '') throw new ConfigError('WEBHOOK_URL needs WEBHOOK_SECRET (the receiver verifies X-Chat-Signature with it)');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`WEBHOOK_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`WEBHOOK_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
+  return { url: parsed.href, secret, concurrency };
+}
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** A duration such as `7d`, `12h`, `90m`, `3600s` (a bare number is seconds). */
@@ -124,8 +158,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     const fromFlag = values[flag];
     return typeof fromFlag === 'string' ? fromFlag : env[name] || undefined;
   };
-  // The secret alone tells "set but empty" from "absent": an empty one must not mean open mode.
-  const rawSecret = typeof values['jwt-secret'] === 'string' ? values['jwt-secret'] : env['CHAT_JWT_SECRET'];
+  // Secrets tell "set but empty" from "absent": an empty one must not mean "off" (or open mode).
+  const raw = (key: keyof typeof SETTINGS): string | undefined => {
+    const fromFlag = values[SETTINGS[key].flag];
+    return typeof fromFlag === 'string' ? fromFlag : env[SETTINGS[key].env];
+  };
+  const rawSecret = raw('jwtSecret');
   const limit = (key: keyof typeof SETTINGS, fallback: number, min = 1, max = 1_000_000_000) =>
     integer(SETTINGS[key].env, get(key), fallback, min, max);
   const readRows = limit('readRowsPerSecond', DEFAULT_LIMITS.readRowsPerConnection.perSecond);
@@ -170,6 +208,10 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     allowUwsFallback: ['1', 'true', 'yes'].includes((get('allowUwsFallback') ?? '').toLowerCase()),
     widgetBundle: get('widgetBundle') ?? new URL('../dist/chat-room.js', rootUrl()).pathname,
     demoDir: get('demoDir') ?? new URL('../demo/', rootUrl()).pathname,
+    // Read raw (not through get()): set but empty must be refused, not taken for unset.
+    apiKey: checkBearer('CHAT_API_KEY', raw('apiKey')),
+    metricsToken: checkBearer('METRICS_TOKEN', raw('metricsToken')),
+    webhook: checkWebhook(get('webhookUrl'), raw('webhookSecret'), limit('webhookConcurrency', 8, 1, 256)),
   };
 }
 

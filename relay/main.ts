@@ -9,11 +9,14 @@ import { JwtVerifier } from './auth/jwt.js';
 import { Authenticator } from './hub/handshake.js';
 import { LocalBus } from './bus/local.js';
 import { NatsBus } from './bus/nats.js';
-import type { BusFactory } from './bus/types.js';
+import type { Bus, BusFactory } from './bus/types.js';
 import { ConfigError, loadConfig, type RelayConfig } from './config.js';
 import { Hub } from './hub/index.js';
 import { FileStore } from './files/store.js';
 import { PortInUseError, RelayServer } from './http/app.js';
+import { BearerSecret } from './http/bearer.js';
+import type { BusState, HealthProbe } from './http/ops.js';
+import { RelayMetrics } from './metrics/metrics.js';
 import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
@@ -25,13 +28,22 @@ async function createStore(config: RelayConfig): Promise<Store> {
   return SqliteStore.open({ path: join(config.dataDir, 'chat.db') });
 }
 
-async function createBusFactory(config: RelayConfig, logger: pino.Logger): Promise<BusFactory> {
+/** The bus factory, and the bus it made once the hub started (for /healthz). */
+function createBusFactory(config: RelayConfig, logger: pino.Logger): { factory: BusFactory; state: () => BusState } {
   const natsUrl = config.natsUrl;
   if (natsUrl && !config.databaseUrl) {
     logger.warn('NATS_URL without DATABASE_URL: this relay keeps its own SQLite store, so several such relays would hand out the same seqs');
   }
-  if (natsUrl) return (handlers) => NatsBus.connect(natsUrl, handlers, logger.child({ component: 'nats' }));
-  return async (handlers) => new LocalBus(handlers);
+  let bus: Bus | null = null;
+  const made = (b: Bus) => (bus = b);
+  const factory: BusFactory = natsUrl
+    ? async (handlers) => made(await NatsBus.connect(natsUrl, handlers, logger.child({ component: 'nats' })))
+    : async (handlers) => made(new LocalBus(handlers));
+  const state = (): BusState => {
+    if (!(bus instanceof NatsBus)) return 'local';
+    return bus.connected ? 'connected' : 'disconnected';
+  };
+  return { factory, state };
 }
 
 function quietly(log: () => void): void {
@@ -70,9 +82,11 @@ async function main(): Promise<void> {
   const files = new FileStore(config.dataDir);
   await files.init();
   const store = await opening;
+  const metrics = new RelayMetrics();
+  const bus = createBusFactory(config, logger);
   const hub = new Hub({
     store,
-    busFactory: await createBusFactory(config, logger),
+    busFactory: bus.factory,
     auth,
     logger,
     maxUploadBytes: config.maxUploadBytes,
@@ -82,6 +96,13 @@ async function main(): Promise<void> {
     typingExpiryMs: config.typingExpiryMs,
   });
   await hub.start();
+  const health: HealthProbe = {
+    // A read of a conversation nobody uses: answered by the database itself, so a dead
+    // PostgreSQL (or an unreadable SQLite file) shows here.
+    pingStore: async () => void (await store.head('__healthz__')),
+    busState: bus.state,
+    connections: () => hub.sessionCount,
+  };
   const server = new RelayServer({
     uws,
     hub,
@@ -93,6 +114,10 @@ async function main(): Promise<void> {
     maxUploadBytes: config.maxUploadBytes,
     widgetBundle: config.widgetBundle,
     demoDir: config.demoDir,
+    health,
+    metrics,
+    metricsToken: config.metricsToken === undefined ? undefined : new BearerSecret(config.metricsToken),
+    onUpload: (bytes) => metrics.uploaded(bytes),
   });
   const port = await server.listen(config.host, config.port);
   logger.info(
@@ -118,7 +143,7 @@ async function main(): Promise<void> {
     forced.unref();
     // A closed stdout (the parent went away, or output piped into `head`) makes log writes throw.
     quietly(() => logger.info({ signal }, 'shutting down: no new connections, finishing in-flight writes'));
-    server.stopListening();
+    server.drain();
     let exitCode = 0;
     try {
       await hub.shutdown();

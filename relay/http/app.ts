@@ -15,6 +15,8 @@ import { refuseAmbiguousFraming } from './framing.js';
 import { endWith, notFound } from './reply.js';
 import { serveDemo, WidgetBundle } from './static.js';
 import { isLoopback, LoopDelay } from './loop-delay.js';
+import type { BearerSecret } from './bearer.js';
+import { serveHealth, serveMetrics, serveReady, type HealthProbe, type MetricsSource } from './ops.js';
 import { handleUpload } from './upload.js';
 import { registerWebSocket } from './ws.js';
 
@@ -30,6 +32,14 @@ export interface ServerOptions {
   demoDir: string;
   /** Proxies (IPs or CIDRs) whose X-Forwarded-For names the client (TRUST_PROXY); none by default. */
   trustProxy?: readonly string[];
+  /** What /healthz reports; without it, only that the relay answers (store and bus not checked). */
+  health?: HealthProbe;
+  /** GET /metrics; absent = no such route. */
+  metrics?: MetricsSource;
+  /** METRICS_TOKEN: /metrics then needs `Authorization: Bearer <token>`. */
+  metricsToken?: BearerSecret;
+  /** Told about every stored upload (metrics). */
+  onUpload?: (bytes: number) => void;
 }
 
 export class PortInUseError extends Error {
@@ -39,6 +49,8 @@ export class PortInUseError extends Error {
 export class RelayServer {
   private readonly _app: TemplatedApp;
   private _listenSocket: us_listen_socket | null = null;
+  /** Set once shutdown begins: /readyz answers 503 from then on. */
+  private _draining = false;
 
   constructor(private readonly _o: ServerOptions) {
     this._app = _o.uws.App();
@@ -72,6 +84,15 @@ export class RelayServer {
     }
   }
 
+  /**
+   * Shutdown began: /readyz says 503 from now on (to a load balancer probing over a kept-alive
+   * connection), and no new connection is accepted; open ones are closed by the hub.
+   */
+  drain(): void {
+    this._draining = true;
+    this.stopListening();
+  }
+
   /** Stops accepting connections; open ones are closed by the hub. */
   stopListening(): void {
     if (this._listenSocket) this._o.uws.us_listen_socket_close(this._listenSocket);
@@ -95,10 +116,11 @@ export class RelayServer {
     };
 
     registerWebSocket(app, { uws, hub, cors, trustedProxies: new TrustedProxies(this._o.trustProxy ?? []) });
-    getAndHead('/healthz', (res, _req, head) => {
-      res.writeHeader('Content-Type', 'application/json').writeHeader('Cache-Control', 'no-store');
-      endWith(res, JSON.stringify({ status: 'ok', connections: hub.sessionCount }), { head });
-    });
+    const health: HealthProbe = this._o.health ?? { pingStore: async () => {}, busState: () => 'local', connections: () => hub.sessionCount };
+    getAndHead('/healthz', (res, _req, head) => serveHealth(res, health, head));
+    getAndHead('/readyz', (res, _req, head) => serveReady(res, this._draining, head));
+    const metrics = this._o.metrics;
+    if (metrics) getAndHead('/metrics', (res, req, head) => serveMetrics(res, req, metrics, this._o.metricsToken, head));
     // Event-loop delay for the load harness (loadtest/README.md); `?reset` from this machine
     // only starts a new measurement.
     const loopDelay = new LoopDelay();
@@ -109,7 +131,7 @@ export class RelayServer {
     });
     getAndHead('/chat-room.js', (res, req, head) => bundle.serve(res, req, head));
     app.options('/upload', guarded((res, req) => cors.preflight(res, req, 'POST, OPTIONS'), false));
-    app.post('/upload', guarded((res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes }), false));
+    app.post('/upload', guarded((res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes, onStored: this._o.onUpload }), false));
     app.options('/files/:id', guarded((res, req) => cors.preflight(res, req, 'GET, HEAD, OPTIONS'), false));
     getAndHead('/files/:id', (res, req, head) => serveFile(res, req, files, cors, head));
     getAndHead('/*', (res, req, head) => serveDemo(res, req, this._o.demoDir, head));

@@ -42,6 +42,8 @@ export interface UploadOptions {
   cors: Cors;
   logger: Logger;
   maxUploadBytes: number;
+  /** Told the size of every file stored (metrics). */
+  onStored?: (bytes: number) => void;
 }
 
 interface Answer {
@@ -170,7 +172,10 @@ class UploadRequest {
   private _commit(writer: UploadWriter): void {
     this._setState({ name: 'committing', writer });
     writer.commit().then(
-      (file) => this._answer({ status: '201 Created', body: file }),
+      (file) => {
+        this._o.onStored?.(file.size);
+        this._answer({ status: '201 Created', body: file });
+      },
       (error: unknown) => this._onWriteError(writer, error),
     );
   }
