@@ -169,3 +169,9 @@ test('v1.1 - update, presence and materialised messages are relay frames', () =>
   const joined = { type: 'joined', conv: 'c1', epoch: 'e', head: 9, typing: [], members: [{ id: 'bob', name: 'Bob', delivered: 0, read: 0, since: 4, online: true, seen: 7, banned: false }] };
   assert.ok(decodeServerFrame(joined).ok);
 });
+
+test('v1.1 - a ban ack (head 0, id ban:<user>) and a moderator welcome decode', () => {
+  assert.ok(decodeServerFrame({ type: 'ack', conv: 'c1', id: `ban:${'u'.repeat(128)}`, seq: 0, ts: 1, ref: 'b' }).ok);
+  assert.ok(decodeServerFrame({ type: 'welcome', v: 1, user: { id: 'mod', name: 'Mod' }, role: 'moderator' }).ok);
+  assert.ok(!decodeServerFrame({ type: 'welcome', v: 1, user: { id: 'mod', name: 'Mod' }, role: 'admin' }).ok);
+});

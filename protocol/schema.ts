@@ -223,6 +223,8 @@ export const WelcomeFrame = v.object({
   ),
   /** Addition to v1: when the token expires (ms since the epoch), so a client can renew it with another `hello` in time. */
   expires: v.optional(v.number()),
+  /** v1.1: `moderator` when the token's `role` claim says so (may delete any message and ban). */
+  role: v.optional(v.literal('moderator')),
   ref: OutRef,
 });
 
@@ -255,8 +257,10 @@ export const JoinedFrame = v.object({
 export const AckFrame = v.object({
   type: v.literal('ack'),
   conv: Id,
-  id: Id,
-  seq: v.pipe(Seq, v.minValue(1)),
+  /** The message id; for a `ban`, `ban:<user>` (so up to 4 characters longer than an id). */
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(132)),
+  /** The message's seq, the update's seq, or for a `ban` the head (0 in an empty conversation). */
+  seq: Seq,
   ts: v.number(),
   ref: OutRef,
 });
