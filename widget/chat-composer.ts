@@ -3,7 +3,13 @@ import { query, state } from 'lit/decorators.js';
 import { live } from 'lit/directives/live.js';
 import { SnapshotController } from './controller.js';
 import { paperclipIcon } from './icons.js';
+import { quoteStyles, renderReplyPreview } from './chat-reply-preview.js';
 import { buttons, srOnly } from './styles.js';
+import type { ChatRoomReplyDetail } from './chat-message.js';
+import type { ChatMessage, FileRef } from './client/types.js';
+
+/** `send` with the v1.1 options, until the client core's types say it. */
+type SendWithReply = (text: string, file?: FileRef, options?: { reply?: string }) => ChatMessage;
 
 /** The counter appears once the text is this close to the relay's limit. */
 const COUNTER_FROM = 0.9;
@@ -18,12 +24,16 @@ function codePoints(text: string): number {
 /**
  * The text box, the send button and the attach button. Enter sends, Shift+Enter makes a
  * new line; pasting files uploads them. Typing notifications go through the client,
- * which rate-limits them.
+ * which rate-limits them. "Reply" on a message (the `chat-room-reply` event, heard in the
+ * shadow tree the composer sits in) shows the quoted message above the text box until the
+ * reply is sent or cancelled (Escape in the text box, or the × button).
  *
  * @csspart composer - The form around the controls.
  * @csspart input - The text area.
  * @csspart send-button - The send button.
  * @csspart attach-button - The button that opens the file picker.
+ * @csspart reply-preview - The message being answered, above the text box.
+ * @csspart reply-cancel - The button that stops answering it.
  *
  * @tagname chat-room-composer
  */
@@ -31,6 +41,7 @@ export class ChatComposer extends LitElement {
   static override styles = [
     srOnly,
     buttons,
+    quoteStyles,
     css`
       :host {
         display: block;
@@ -91,14 +102,47 @@ export class ChatComposer extends LitElement {
   ];
 
   @state() private _text = '';
+  /** The message the next send answers. */
+  @state() private _replyTo: ChatMessage | null = null;
   @query('textarea') private _input!: HTMLTextAreaElement | null;
   @query('input[type=file]') private _picker!: HTMLInputElement | null;
-  private readonly _snap = new SnapshotController(this);
+  private readonly _snap = new SnapshotController(this, (_next, _previous, clientChanged) => {
+    // Another conversation: the message being answered is not in it.
+    if (clientChanged) this._replyTo = null;
+  });
+  /** The shadow root (of <chat-room>) whose messages' reply requests this composer answers. */
+  private _tree: Node | null = null;
 
   /** Moves keyboard focus to the text box. */
   override focus(options?: FocusOptions): void {
     this._input?.focus(options);
   }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    // The message list and the composer are siblings: the request bubbles up through their shared tree.
+    this._tree = this.getRootNode();
+    this._tree.addEventListener('chat-room-reply', this._onReplyRequest);
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this._tree?.removeEventListener('chat-room-reply', this._onReplyRequest);
+    this._tree = null;
+  }
+
+  /** Answers `message` with the next send (null: no longer). Focuses the text box when starting. */
+  replyTo(message: ChatMessage | null): void {
+    this._replyTo = message;
+    if (message) void this.updateComplete.then(() => this._input?.focus());
+  }
+
+  private readonly _onReplyRequest = (event: Event): void => {
+    const { message } = (event as CustomEvent<ChatRoomReplyDetail>).detail;
+    // Handled here: the page outside <chat-room> does not need to hear it.
+    event.stopPropagation();
+    this.replyTo(message);
+  };
 
   override render() {
     const snap = this._snap.snapshot;
@@ -107,7 +151,10 @@ export class ChatComposer extends LitElement {
     const length = near ? codePoints(this._text) : this._text.length;
     const over = length > max;
     const canSend = !!this._snap.client && this._text.trim().length > 0 && !over;
-    return html`<div class="wrap">
+    const replyId = this._replyTo?.id;
+    // The answered message as it is now (edited or deleted meanwhile), else as it was when chosen.
+    const quoted = replyId === undefined ? null : (snap?.messages.find((m) => m.id === replyId) ?? this._replyTo);
+    return html`${renderReplyPreview(quoted, this._cancelReply)}<div class="wrap">
       <span id="counter" class="counter ${over ? 'over' : ''}" aria-live="polite"
         >${near ? `${length} / ${max}${over ? ' — too long' : ''}` : ''}</span
       >
@@ -149,6 +196,11 @@ export class ChatComposer extends LitElement {
   }
 
   private _onKeyDown(event: KeyboardEvent): void {
+    if (event.key === 'Escape' && this._replyTo && !event.isComposing) {
+      event.preventDefault();
+      this._replyTo = null;
+      return;
+    }
     // isComposing: Enter also confirms an IME composition, which must not send.
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
     event.preventDefault();
@@ -166,10 +218,18 @@ export class ChatComposer extends LitElement {
     const text = this._text.trim();
     const max = this._snap.snapshot?.limits.maxTextChars ?? 4000;
     if (!client || !text || codePoints(text) > max) return;
-    client.send(text);
+    const reply = this._replyTo?.id;
+    if (reply !== undefined) (client.send as SendWithReply).call(client, text, undefined, { reply });
+    else client.send(text);
     client.stoppedTyping();
     this._text = '';
+    this._replyTo = null;
   }
+
+  private readonly _cancelReply = (): void => {
+    this._replyTo = null;
+    this._input?.focus();
+  };
 
   private _onPicked(event: Event): void {
     const input = event.target as HTMLInputElement;

@@ -1,14 +1,73 @@
 import { ContextConsumer } from '@lit/context';
-import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
-import { property } from 'lit/decorators.js';
+import { css, html, LitElement, nothing, type PropertyValues, type TemplateResult } from 'lit';
+import { property, state } from 'lit/decorators.js';
+import { live } from 'lit/directives/live.js';
 import { clientContext } from './context.js';
+import {
+  actionStyles,
+  availableActions,
+  focusItem,
+  moveInMenu,
+  renderActionsMenu,
+  renderMenuButton,
+  type MessageAction,
+} from './chat-message-actions.js';
+import { reactionChips, reactionStyles, renderPicker, renderReactions } from './chat-reactions.js';
+import { quoteStyles, renderQuote, type Quotable } from './chat-reply-preview.js';
 import { humanSize, statusText, timeLabel } from './format.js';
 import { clockIcon, paperclipIcon } from './icons.js';
 import { errorText, Labels } from './messages.js';
 import { buttons, srOnly } from './styles.js';
-import type { ChatMessage, FileRef } from './client/types.js';
+import type { ChatClient, ChatMessage, FileRef, Member } from './client/types.js';
 
 const TICKS: Record<string, unknown> = { sending: clockIcon, sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
+
+/** English defaults; the localisation layer may replace them (keys stay stable). */
+export const messageStrings = {
+  you: 'You',
+  deleted: 'Message deleted',
+  edited: 'edited',
+  saving: 'saving…',
+  editedAt: (time: string) => `Edited at ${time}`,
+  editLabel: 'Edit message',
+  save: 'Save',
+  cancel: 'Cancel',
+  retry: 'Retry',
+  discard: 'Discard',
+};
+
+/** What a message may carry beyond v1 (protocol v1.1), until the client core's types say it. */
+type ViewMessage = ChatMessage & {
+  edited?: number;
+  deleted?: true;
+  reactions?: Record<string, string[]>;
+  reply?: Quotable;
+  pending?: { edit?: boolean; delete?: boolean; react?: readonly string[] };
+};
+
+/** The v1.1 calls of the client core (optional until it has them). */
+type Changes = Partial<{
+  edit(id: string, text: string): void;
+  delete(id: string): void;
+  react(id: string, emoji: string, on: boolean): void;
+}>;
+
+/** The event asking the composer to answer a message (it listens in its shadow tree). */
+export interface ChatRoomReplyDetail {
+  message: ChatMessage;
+}
+/** The event asking the list to show a message (a quote of it was clicked). */
+export interface ChatRoomShowMessageDetail {
+  id: string;
+}
+
+function pendingOf(m: ViewMessage): { edit: boolean; delete: boolean; react: ReadonlySet<string> } {
+  return { edit: m.pending?.edit === true, delete: m.pending?.delete === true, react: new Set(m.pending?.react) };
+}
+
+function nameOf(members: readonly Member[] | undefined, id: string): string {
+  return members?.find((member) => member.id === id)?.name || id;
+}
 
 /**
  * One message bubble. The list sets `data-message-id`, `data-seq` and `data-status` on
@@ -31,6 +90,9 @@ export class ChatMessageElement extends LitElement {
   static override styles = [
     srOnly,
     buttons,
+    actionStyles,
+    reactionStyles,
+    quoteStyles,
     css`
       :host {
         display: block;
@@ -47,7 +109,17 @@ export class ChatMessageElement extends LitElement {
       .row.own {
         align-items: flex-end;
       }
+      .line {
+        display: flex;
+        align-items: center;
+        gap: 0.2em;
+        width: 100%;
+      }
+      .own .line {
+        flex-direction: row-reverse;
+      }
       .bubble {
+        min-width: 0;
         max-width: min(80%, 36em);
         padding: 0.4em 0.7em;
         border-radius: var(--_radius);
@@ -60,6 +132,57 @@ export class ChatMessageElement extends LitElement {
       }
       .failed .bubble {
         border: 1px solid var(--_danger);
+      }
+      .bubble:focus-visible {
+        outline: 2px solid var(--_accent);
+        outline-offset: 2px;
+      }
+      .flash .bubble {
+        animation: flash 1.2s ease-out;
+      }
+      @keyframes flash {
+        from {
+          box-shadow: 0 0 0 3px var(--_accent);
+        }
+        to {
+          box-shadow: 0 0 0 3px transparent;
+        }
+      }
+      .tombstone {
+        font-style: italic;
+        color: var(--_muted);
+      }
+      .edited {
+        font-style: italic;
+      }
+      .editor {
+        display: flex;
+        flex-direction: column;
+        gap: 0.3em;
+        min-width: min(20em, 60vw);
+      }
+      .editor textarea {
+        font: inherit;
+        color: var(--_fg);
+        background: var(--_surface);
+        border: 1px solid var(--_accent);
+        border-radius: calc(var(--_radius) / 3);
+        padding: 0.3em 0.45em;
+        resize: vertical;
+        field-sizing: content;
+        min-height: 2.8em;
+        max-height: 10em;
+      }
+      .editor-buttons {
+        display: flex;
+        justify-content: flex-end;
+        gap: 0.3em;
+        font-size: 0.85em;
+      }
+      .save {
+        background: var(--_accent);
+        border-color: var(--_accent);
+        color: var(--_on-accent);
       }
       .sender {
         font-weight: 600;
@@ -131,27 +254,110 @@ export class ChatMessageElement extends LitElement {
   /** Shows the sender's name (the list sets it on the first of several messages from one sender). */
   @property({ type: Boolean, attribute: 'show-sender' }) showSender = false;
 
+  /** Which popup is open: the action menu or the emoji picker. */
+  @state() private _open: 'menu' | 'picker' | null = null;
+  /** The text being edited, or null when not editing. */
+  @state() private _draft: string | null = null;
+  @state() private _flash = false;
+
   private readonly _client = new ContextConsumer(this, { context: clientContext, subscribe: true });
 
+  /** Briefly highlights the message and moves focus to it (a quote that points here was clicked). */
+  highlight(): void {
+    this._flash = false;
+    void this.updateComplete.then(() => {
+      this._flash = true;
+      this.renderRoot.querySelector<HTMLElement>('.bubble')?.focus({ preventScroll: true });
+    });
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    document.removeEventListener('pointerdown', this._onOutside, true);
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    // Deleted (here or by someone else) while the menu or the editor was open: nothing is left to act on.
+    if (changed.has('message') && (this.message as ViewMessage | undefined)?.deleted) {
+      this._open = null;
+      this._draft = null;
+    }
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    super.updated(changed);
+    // A click anywhere else closes the popup: listen only while one is open.
+    if (this._open) document.addEventListener('pointerdown', this._onOutside, true);
+    else document.removeEventListener('pointerdown', this._onOutside, true);
+  }
+
   override render() {
-    const m = this.message;
+    const m = this.message as ViewMessage | undefined;
     if (!m) return nothing;
-    const classes = `row ${m.own ? 'own' : 'other'}${m.status === 'failed' ? ' failed' : ''}`;
+    const classes = `row ${m.own ? 'own' : 'other'}${m.status === 'failed' ? ' failed' : ''}${this._flash ? ' flash' : ''}`;
+    const snap = this._client.value?.snapshot;
+    const actions = this._actions(m);
+    const pending = pendingOf(m);
     return html`
-      <div part="message" class=${classes}>
-        <div part="bubble" class="bubble">
-          ${this.showSender && !m.own ? html`<div part="sender" class="sender">${m.from.name || m.from.id}</div>` : nothing}
-          ${m.file ? this._renderFile(m.file) : nothing}
-          ${m.text ? html`<div part="text" class="text">${m.text}</div>` : nothing}
-          <div part="meta" class="meta">
-            <span class="sr-only">${m.own ? 'You' : m.from.name || m.from.id},</span>
-            <time datetime=${new Date(m.ts).toISOString()}>${timeLabel(m.ts)}</time>
-            ${m.own && m.status ? this._renderStatus(m) : nothing}
+      <div part="message" class=${classes} @focusout=${this._onFocusOut} @animationend=${() => (this._flash = false)}>
+        <div class="line">
+          <div part="bubble${m.deleted ? ' tombstone' : ''}" class="bubble ${m.deleted ? 'deleted' : ''}" tabindex="-1">
+            ${this.showSender && !m.own ? html`<div part="sender" class="sender">${m.from.name || m.from.id}</div>` : nothing}
+            ${m.deleted ? this._renderTombstone(pending.delete) : this._renderContent(m)}
+            <div part="meta" class="meta">
+              <span class="sr-only">${m.own ? messageStrings.you : m.from.name || m.from.id},</span>
+              ${m.edited !== undefined && !m.deleted ? this._renderEdited(m.edited, pending.edit) : nothing}
+              <time datetime=${new Date(m.ts).toISOString()}>${timeLabel(m.ts)}</time>
+              ${m.own && m.status ? this._renderStatus(m) : nothing}
+            </div>
           </div>
+          ${actions.length > 0 && this._draft === null
+            ? renderMenuButton('menu', this._open !== null, this._toggleMenu, this._onButtonKeydown)
+            : nothing}
         </div>
+        ${this._open === 'menu' ? renderActionsMenu('menu', actions, this._onAction, this._onMenuKeydown) : nothing}
+        ${this._open === 'picker' ? renderPicker('picker', this._mine(m, snap?.self?.id), this._react, this._onMenuKeydown) : nothing}
+        ${m.deleted ? nothing : renderReactions(reactionChips(m.reactions, snap?.self?.id, (id) => nameOf(snap?.members, id), pending.react), this._react)}
         ${m.status === 'failed' ? this._renderFailed(m) : nothing}
       </div>
     `;
+  }
+
+  private _renderContent(m: ViewMessage): TemplateResult {
+    return html`${m.reply ? renderQuote(m.reply, this._show) : nothing}
+    ${m.file ? this._renderFile(m.file) : nothing}
+    ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text">${m.text}</div>` : nothing}`;
+  }
+
+  private _renderTombstone(pending: boolean): TemplateResult {
+    return html`<div class="text tombstone ${pending ? 'pending-change' : ''}">${messageStrings.deleted}</div>`;
+  }
+
+  private _renderEdited(at: number, pending: boolean): TemplateResult {
+    return html`<span part="edited" class="edited ${pending ? 'pending-change' : ''}" title=${messageStrings.editedAt(timeLabel(at))}
+      >${pending ? messageStrings.saving : messageStrings.edited}</span
+    >`;
+  }
+
+  private _renderEditor(): TemplateResult {
+    const max = this._client.value?.snapshot.limits.maxTextChars ?? 4000;
+    const text = this._draft ?? '';
+    const ok = text.trim().length > 0 && text.length <= max;
+    return html`<div class="editor">
+      <textarea
+        part="edit-input"
+        aria-label=${messageStrings.editLabel}
+        aria-invalid=${ok ? 'false' : 'true'}
+        rows="2"
+        .value=${live(text)}
+        @input=${(e: Event) => (this._draft = (e.target as HTMLTextAreaElement).value)}
+        @keydown=${this._onEditKeydown}
+      ></textarea>
+      <div class="editor-buttons">
+        <button type="button" @click=${this._cancelEdit}>${messageStrings.cancel}</button>
+        <button type="button" class="save" ?disabled=${!ok} @click=${this._saveEdit}>${messageStrings.save}</button>
+      </div>
+    </div>`;
   }
 
   private _renderStatus(m: ChatMessage): TemplateResult {
@@ -164,8 +370,8 @@ export class ChatMessageElement extends LitElement {
   private _renderFailed(m: ChatMessage): TemplateResult {
     return html`<div class="actions">
       <span class="error">${m.error ? errorText(m.error) : Labels.notSent}</span>
-      <button part="retry-button" type="button" @click=${() => this._client.value?.retry(m.id)}>Retry</button>
-      <button type="button" @click=${() => this._client.value?.discard(m.id)}>Discard</button>
+      <button part="retry-button" type="button" @click=${() => this._client.value?.retry(m.id)}>${messageStrings.retry}</button>
+      <button type="button" @click=${() => this._client.value?.discard(m.id)}>${messageStrings.discard}</button>
     </div>`;
   }
 
@@ -182,10 +388,163 @@ export class ChatMessageElement extends LitElement {
       <span class="size">(${humanSize(file.size)})</span>
     </div>`;
   }
+
+  private get _changes(): (ChatClient & Changes) | undefined {
+    return this._client.value as (ChatClient & Changes) | undefined;
+  }
+
+  /** Read when rendering: the moderator flag may arrive (welcome) after the message was drawn, and opening the menu renders again. */
+  private _actions(m: ViewMessage): MessageAction[] {
+    const snap = this._client.value?.snapshot as { moderator?: boolean } | undefined;
+    return availableActions(m, snap?.moderator === true);
+  }
+
+  private _mine(m: ViewMessage, self: string | undefined): Set<string> {
+    const mine = new Set<string>();
+    if (self === undefined) return mine;
+    for (const [emoji, users] of Object.entries(m.reactions ?? {})) if (users.includes(self)) mine.add(emoji);
+    return mine;
+  }
+
+  private _button(): HTMLElement | null {
+    return this.renderRoot.querySelector('.actions-button');
+  }
+
+  /** Opens a popup and, once drawn, focuses its first (or last) item. */
+  private async _openPopup(which: 'menu' | 'picker', item: 'first' | 'last' | number = 'first'): Promise<void> {
+    this._open = which;
+    await this.updateComplete;
+    focusItem(this.renderRoot.querySelector(`#${which}`), item);
+  }
+
+  /** Closes whatever is open; `refocus` puts focus back on the menu button (Escape, a chosen item). */
+  private _close(refocus: boolean): void {
+    if (!this._open) return;
+    this._open = null;
+    if (refocus) void this.updateComplete.then(() => this._button()?.focus());
+  }
+
+  private readonly _toggleMenu = (): void => {
+    if (this._open) this._close(true);
+    else void this._openPopup('menu');
+  };
+
+  private readonly _onButtonKeydown = (event: KeyboardEvent): void => {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    event.preventDefault();
+    void this._openPopup('menu', event.key === 'ArrowUp' ? 'last' : 'first');
+  };
+
+  private readonly _onMenuKeydown = (event: KeyboardEvent): void => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      // The emoji picker steps back to the menu it came from; the menu closes.
+      event.stopPropagation();
+      if (this._open === 'picker') void this._openPopup('menu', 1);
+      else this._close(true);
+    } else if (event.key === 'Tab') {
+      this._close(false);
+    } else {
+      moveInMenu(event, event.currentTarget as Element);
+    }
+  };
+
+  private readonly _onFocusOut = (event: FocusEvent): void => {
+    // Only a move to another element closes: the menu swapped for the picker drops its focused item
+    // (focus goes nowhere for a moment), and a click elsewhere is _onOutside's.
+    const next = event.relatedTarget as Node | null;
+    if (this._open && next && !this.renderRoot.contains(next)) this._close(false);
+  };
+
+  private readonly _onOutside = (event: Event): void => {
+    if (!event.composedPath().includes(this)) this._close(false);
+  };
+
+  private readonly _onAction = (action: MessageAction): void => {
+    const m = this.message as ViewMessage | undefined;
+    if (!m) return;
+    switch (action) {
+      case 'reply':
+        this._close(false);
+        this.dispatchEvent(new CustomEvent<ChatRoomReplyDetail>('chat-room-reply', { detail: { message: m }, bubbles: true, composed: true }));
+        break;
+      case 'react':
+        void this._openPopup('picker');
+        break;
+      case 'edit':
+        this._open = null;
+        this._draft = m.text ?? '';
+        void this.updateComplete.then(() => {
+          const input = this.renderRoot.querySelector<HTMLTextAreaElement>('textarea');
+          input?.focus();
+          input?.setSelectionRange(input.value.length, input.value.length);
+        });
+        break;
+      case 'delete':
+        this._open = null;
+        this._changes?.delete?.(m.id);
+        // The menu button goes with the message's content: keep focus on the message.
+        void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.bubble')?.focus());
+        break;
+    }
+  };
+
+  private readonly _react = (emoji: string, on: boolean): void => {
+    const m = this.message;
+    if (!m) return;
+    const fromPicker = this._open === 'picker';
+    this._changes?.react?.(m.id, emoji, on);
+    if (fromPicker) this._close(true);
+  };
+
+  private readonly _onEditKeydown = (event: KeyboardEvent): void => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      this._cancelEdit();
+    } else if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this._saveEdit();
+    }
+  };
+
+  private readonly _cancelEdit = (): void => {
+    this._draft = null;
+    void this.updateComplete.then(() => this._button()?.focus());
+  };
+
+  private readonly _saveEdit = (): void => {
+    const m = this.message;
+    const text = (this._draft ?? '').trim();
+    const max = this._client.value?.snapshot.limits.maxTextChars ?? 4000;
+    if (!m || !text || text.length > max) return;
+    if (text !== m.text) this._changes?.edit?.(m.id, text);
+    this._cancelEdit();
+  };
+
+  /** Asks the list to show the quoted message; scrolls to it here when nothing took the request. */
+  private readonly _show = (id: string): void => {
+    const event = new CustomEvent<ChatRoomShowMessageDetail>('chat-room-show-message', {
+      detail: { id },
+      bubbles: true,
+      composed: true,
+      cancelable: true,
+    });
+    if (!this.dispatchEvent(event)) return;
+    const root = this.getRootNode() as ParentNode;
+    const target = root.querySelector<ChatMessageElement>(`chat-room-message[data-message-id="${CSS.escape(id)}"]`);
+    if (!target) return;
+    target.scrollIntoView({ block: 'center' });
+    target.highlight();
+  };
 }
 
 declare global {
   interface HTMLElementTagNameMap {
     'chat-room-message': ChatMessageElement;
+  }
+  interface HTMLElementEventMap {
+    'chat-room-reply': CustomEvent<ChatRoomReplyDetail>;
+    'chat-room-show-message': CustomEvent<ChatRoomShowMessageDetail>;
   }
 }
