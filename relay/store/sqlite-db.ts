@@ -8,11 +8,42 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { FileRef, Member, User } from '../../protocol/index.js';
+import type { FileRef, Member, QuotedMessage, User, WebhookEvent, WebhookEventType } from '../../protocol/index.js';
+import { decideChange } from './changes.js';
 import { advanceCursor } from './cursor.js';
-import { messageFromInput, messageFromRow, type MessageRow } from './rows.js';
-import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type StoredMessage } from './types.js';
+import {
+  memberFromRow,
+  messageFromInput,
+  messageFromRow,
+  quoteFromRow,
+  updateFrame,
+  updateFromRow,
+  webhookLogId,
+  webhookMemberId,
+  type MemberRow,
+  type MessageRow,
+  type ReactionPairs,
+  type UpdateRow,
+} from './rows.js';
+import {
+  StoreUnavailableError,
+  type AppendInput,
+  type AppendResult,
+  type Ban,
+  type ChangeInput,
+  type ChangeResult,
+  type CursorUpdate,
+  type Page,
+  type QueuedWebhook,
+  type StoredMessage,
+} from './types.js';
+import type { LogEvent } from '../../protocol/index.js';
 
+/**
+ * Versioned with `PRAGMA user_version`, applied in order at open, each in its own transaction.
+ * Never edit a released entry: add one. Version 1 is the v1.0 schema (databases created before
+ * v1.1 are at 1 and get 2 when a v1.1 relay opens them).
+ */
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE conversations (id TEXT PRIMARY KEY, head INTEGER NOT NULL);
@@ -27,17 +58,49 @@ const MIGRATIONS: readonly string[] = [
      delivered INTEGER NOT NULL DEFAULT 0, read INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (conv, user)
    ) WITHOUT ROWID;`,
+  // v1.1: the log of changes (updates share the head with messages), the materialised current
+  // state of each message, members' since/seen, bans, and the durable webhook queue. `is_head`
+  // marks the oldest queued event of each conversation, the only one that may be claimed, so a
+  // claim reads an index of due heads instead of grouping the whole queue.
+  `ALTER TABLE messages ADD COLUMN edited INTEGER;
+   ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE messages ADD COLUMN reactions TEXT;
+   ALTER TABLE messages ADD COLUMN reply_seq INTEGER;
+   ALTER TABLE messages ADD COLUMN rev INTEGER;
+   CREATE TABLE updates (
+     conv TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+     by_id TEXT NOT NULL, by_name TEXT NOT NULL, ts INTEGER NOT NULL,
+     kind TEXT NOT NULL, text TEXT, emoji TEXT, on_ INTEGER,
+     PRIMARY KEY (conv, seq)
+   ) WITHOUT ROWID;
+   ALTER TABLE members ADD COLUMN since INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE members ADD COLUMN seen INTEGER;
+   CREATE TABLE bans (
+     conv TEXT NOT NULL, user TEXT NOT NULL, until INTEGER,
+     PRIMARY KEY (conv, user)
+   ) WITHOUT ROWID;
+   CREATE TABLE webhooks (
+     qid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, conv TEXT NOT NULL, body TEXT NOT NULL,
+     is_head INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL DEFAULT 0,
+     lease_owner TEXT, lease_until INTEGER, last_error TEXT
+   );
+   CREATE INDEX webhooks_conv ON webhooks (conv, qid);
+   CREATE INDEX webhooks_due ON webhooks (next_attempt_at, qid) WHERE is_head = 1;`,
 ];
 
-/** As SQLite returns it: the file reference is JSON text. */
-type SqliteMessageRow = Omit<MessageRow, 'file'> & { file: string | null };
+/** The schema version this code migrates to. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface MemberRow {
-  user: string;
-  name: string;
-  delivered: number;
-  read: number;
-}
+/** Longest failure text kept with a queued webhook. */
+const MAX_ERROR_CHARS = 1000;
+
+/** As SQLite returns them: file references and reactions are JSON text, flags 0/1. */
+type SqliteMessageRow = Omit<MessageRow, 'file' | 'q_file' | 'reactions'> & {
+  file: string | null;
+  q_file?: string | null;
+  reactions?: string | null;
+};
+type SqliteLogRow = SqliteMessageRow & Pick<UpdateRow, 'kind' | 'emoji' | 'on_'> & { type: 'msg' | 'update' };
 
 /**
  * SQLite result codes that say the disk, not the request, is the problem (full, I/O error,
@@ -62,21 +125,36 @@ export function diskErrors<T>(work: () => T): T {
   }
 }
 
-const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
-  messageFromRow({ ...row, file: row.file === null ? null : (JSON.parse(row.file) as FileRef) });
+const parseJson = <T>(text: string | null | undefined): T | null => (text == null ? null : (JSON.parse(text) as T));
 
-const toMember = (row: MemberRow): Member => ({
-  id: row.user,
-  name: row.name,
-  delivered: Number(row.delivered),
-  read: Number(row.read),
-});
+const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
+  messageFromRow({
+    ...row,
+    file: parseJson<FileRef>(row.file),
+    q_file: parseJson<FileRef>(row.q_file),
+    reactions: parseJson<ReactionPairs>(row.reactions),
+  });
+
+const rowToEvent = (row: SqliteLogRow): LogEvent =>
+  row.type === 'msg'
+    ? rowToMessage(row)
+    : updateFromRow({ conv: row.conv, seq: row.seq, id: row.id, by_id: row.sender, by_name: row.sender_name, ts: row.ts, kind: row.kind, text: row.text, emoji: row.emoji, on_: row.on_ });
+
+/** A message with the quoted message's current state (the join every read of messages uses). */
+const MESSAGE_COLUMNS = `m.conv, m.seq, m.id, m.sender, m.sender_name, m.text, m.file, m.ts,
+  m.edited, m.deleted, m.reactions, m.reply_seq, m.rev,
+  q.id AS q_id, q.sender AS q_sender, q.sender_name AS q_sender_name, q.text AS q_text, q.file AS q_file, q.deleted AS q_deleted`;
+const MESSAGE_FROM = 'messages AS m LEFT JOIN messages AS q ON q.conv = m.conv AND q.seq = m.reply_seq';
 
 /** An append's outcome without the message, which the caller rebuilds from its own input. */
-export type AppendOutcome = { kind: 'stored'; seq: number; ts: number } | { kind: 'duplicate'; seq: number; ts: number } | { kind: 'conflict' };
+export type AppendOutcome =
+  | { kind: 'stored'; seq: number; ts: number; reply?: QuotedMessage }
+  | { kind: 'duplicate'; seq: number; ts: number }
+  | { kind: 'conflict' }
+  | { kind: 'reply_not_found' };
 
 export function toAppendResult(input: AppendInput, outcome: AppendOutcome): AppendResult {
-  return outcome.kind === 'stored' ? { kind: 'stored', message: messageFromInput(input, outcome.seq, outcome.ts) } : outcome;
+  return outcome.kind === 'stored' ? { kind: 'stored', message: messageFromInput(input, outcome.seq, outcome.ts, outcome.reply) } : outcome;
 }
 
 /**
@@ -88,12 +166,31 @@ export class SqliteReader {
 
   constructor(private readonly _db: Database.Database) {
     this._stmts = {
-      range: _db.prepare<[string, number, number], SqliteMessageRow>('SELECT * FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      before: _db.prepare<[string, number, number], SqliteMessageRow>(
-        'SELECT * FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      // One statement, so msg and update rows come from one snapshot (no update missing between two messages).
+      log: _db.prepare<{ conv: string; after: number; limit: number }, SqliteLogRow>(
+        `SELECT * FROM (SELECT 'msg' AS type, ${MESSAGE_COLUMNS}, NULL AS kind, NULL AS emoji, NULL AS on_
+           FROM ${MESSAGE_FROM} WHERE m.conv = @conv AND m.seq > @after ORDER BY m.seq LIMIT @limit)
+         UNION ALL
+         SELECT * FROM (SELECT 'update', u.conv, u.seq, u.id, u.by_id, u.by_name, u.text, NULL, u.ts,
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, u.kind, u.emoji, u.on_
+           FROM updates AS u WHERE u.conv = @conv AND u.seq > @after ORDER BY u.seq LIMIT @limit)
+         ORDER BY seq LIMIT @limit`,
       ),
+      before: _db.prepare<[string, number, number], SqliteMessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+      ),
+      byId: _db.prepare<[string, string], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.id = ?`),
+      bySeq: _db.prepare<[string, number], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.seq = ?`),
       head: _db.prepare<[string], { head: number }>('SELECT head FROM conversations WHERE id = ?'),
-      members: _db.prepare<[string], MemberRow>('SELECT user, name, delivered, read FROM members WHERE conv = ? ORDER BY user'),
+      members: _db.prepare<[number, string], MemberRow>(
+        `SELECT mb.user, mb.name, mb.delivered, mb.read, mb.since, mb.seen, b.user IS NOT NULL AS banned
+         FROM members AS mb LEFT JOIN bans AS b ON b.conv = mb.conv AND b.user = mb.user AND (b.until IS NULL OR b.until > ?)
+         WHERE mb.conv = ? ORDER BY mb.user`,
+      ),
+      banOf: _db.prepare<[string, string, number], { until: number | null }>(
+        'SELECT until FROM bans WHERE conv = ? AND user = ? AND (until IS NULL OR until > ?)',
+      ),
+      backlog: _db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM webhooks'),
     };
   }
 
@@ -104,9 +201,9 @@ export class SqliteReader {
     return new SqliteReader(db);
   }
 
-  range(conv: string, after: number, limit: number): Page {
-    const rows = this._stmts.range.all(conv, after, limit + 1);
-    return { messages: rows.slice(0, limit).map(rowToMessage), more: rows.length > limit };
+  range(conv: string, after: number, limit: number): Page<LogEvent> {
+    const rows = this._stmts.log.all({ conv, after, limit: limit + 1 });
+    return { messages: rows.slice(0, limit).map(rowToEvent), more: rows.length > limit };
   }
 
   before(conv: string, before: number, limit: number): Page {
@@ -114,17 +211,47 @@ export class SqliteReader {
     return { messages: rows.slice(0, limit).reverse().map(rowToMessage), more: rows.length > limit };
   }
 
+  message(conv: string, id: string): StoredMessage | null {
+    const row = this._stmts.byId.get(conv, id);
+    return row ? rowToMessage(row) : null;
+  }
+
+  messageAt(conv: string, seq: number): StoredMessage | null {
+    const row = this._stmts.bySeq.get(conv, seq);
+    return row ? rowToMessage(row) : null;
+  }
+
   head(conv: string): number {
     return Number(this._stmts.head.get(conv)?.head ?? 0);
   }
 
-  members(conv: string): Member[] {
-    return this._stmts.members.all(conv).map(toMember);
+  members(conv: string, now: number): Member[] {
+    return this._stmts.members.all(now, conv).map(memberFromRow);
+  }
+
+  banOf(conv: string, user: string, now: number): Ban | null {
+    const row = this._stmts.banOf.get(conv, user, now);
+    if (!row) return null;
+    return row.until === null ? { conv, user } : { conv, user, until: Number(row.until) };
+  }
+
+  webhookBacklog(): number {
+    return Number(this._stmts.backlog.get()?.n ?? 0);
   }
 
   close(): void {
     if (this._db.open) this._db.close();
   }
+}
+
+interface StateRow {
+  seq: number;
+  sender: string;
+  text: string | null;
+  deleted: number;
+  reactions: string | null;
+  rev: number | null;
+  ts: number;
 }
 
 export class SqliteDatabase {
@@ -135,6 +262,7 @@ export class SqliteDatabase {
   private readonly _begin: Database.Statement;
   private readonly _commit: Database.Statement;
   private readonly _rollback: Database.Statement;
+  private _webhooks = false;
 
   /** Database file; ':memory:' for a throwaway store. */
   constructor(path: string) {
@@ -150,20 +278,50 @@ export class SqliteDatabase {
       findById: db.prepare<[string, string], { seq: number; sender: string; ts: number }>(
         'SELECT seq, sender, ts FROM messages WHERE conv = ? AND id = ?',
       ),
+      quoteById: db.prepare<[string, string], { reply_seq: number; q_id: string; q_sender: string; q_sender_name: string; q_text: string | null; q_file: string | null; q_deleted: number }>(
+        `SELECT seq AS reply_seq, id AS q_id, sender AS q_sender, sender_name AS q_sender_name, text AS q_text, file AS q_file, deleted AS q_deleted
+         FROM messages WHERE conv = ? AND id = ?`,
+      ),
       bumpHead: db.prepare<[string], { head: number }>(
         `INSERT INTO conversations (id, head) VALUES (?, 1)
          ON CONFLICT (id) DO UPDATE SET head = head + 1 RETURNING head`,
       ),
       insertMessage: db.prepare(
-        `INSERT INTO messages (conv, seq, id, sender, sender_name, text, file, ts)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages (conv, seq, id, sender, sender_name, text, file, ts, reply_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      state: db.prepare<[string, string], StateRow>('SELECT seq, sender, text, deleted, reactions, rev, ts FROM messages WHERE conv = ? AND id = ?'),
+      updateTs: db.prepare<[string, number], { ts: number }>('SELECT ts FROM updates WHERE conv = ? AND seq = ?'),
+      insertUpdate: db.prepare(
+        'INSERT INTO updates (conv, seq, id, by_id, by_name, ts, kind, text, emoji, on_) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      applyEdit: db.prepare('UPDATE messages SET text = ?, edited = ?, rev = ? WHERE conv = ? AND seq = ?'),
+      applyDelete: db.prepare('UPDATE messages SET text = NULL, file = NULL, deleted = 1, rev = ? WHERE conv = ? AND seq = ?'),
+      applyReact: db.prepare('UPDATE messages SET reactions = ?, rev = ? WHERE conv = ? AND seq = ?'),
       member: db.prepare<[string, string], MemberRow>(
-        'SELECT user, name, delivered, read FROM members WHERE conv = ? AND user = ?',
+        'SELECT user, name, delivered, read, since, seen FROM members WHERE conv = ? AND user = ?',
       ),
-      insertMember: db.prepare('INSERT INTO members (conv, user, name) VALUES (?, ?, ?)'),
+      insertMember: db.prepare('INSERT INTO members (conv, user, name, since) VALUES (?, ?, ?, ?)'),
       renameMember: db.prepare('UPDATE members SET name = ? WHERE conv = ? AND user = ?'),
       updateCursor: db.prepare('UPDATE members SET delivered = ?, read = ? WHERE conv = ? AND user = ?'),
+      setSeen: db.prepare('UPDATE members SET seen = ? WHERE conv = ? AND user = ? AND (seen IS NULL OR seen < ?)'),
+      ban: db.prepare('INSERT INTO bans (conv, user, until) VALUES (?, ?, ?) ON CONFLICT (conv, user) DO UPDATE SET until = excluded.until'),
+      unban: db.prepare('DELETE FROM bans WHERE conv = ? AND user = ?'),
+      queuedFor: db.prepare<[string], { one: number }>('SELECT 1 AS one FROM webhooks WHERE conv = ? LIMIT 1'),
+      enqueue: db.prepare('INSERT OR IGNORE INTO webhooks (id, conv, body, is_head) VALUES (?, ?, ?, ?)'),
+      due: db.prepare<[number, number, number], { qid: number; id: string; body: string; attempts: number }>(
+        `SELECT qid, id, body, attempts FROM webhooks
+         WHERE is_head = 1 AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+         ORDER BY next_attempt_at, qid LIMIT ?`,
+      ),
+      lease: db.prepare('UPDATE webhooks SET lease_owner = ?, lease_until = ? WHERE qid = ?'),
+      queued: db.prepare<[string], { qid: number; conv: string; lease_owner: string | null }>('SELECT qid, conv, lease_owner FROM webhooks WHERE id = ?'),
+      dequeue: db.prepare('DELETE FROM webhooks WHERE qid = ?'),
+      promote: db.prepare('UPDATE webhooks SET is_head = 1 WHERE qid = (SELECT MIN(qid) FROM webhooks WHERE conv = ?)'),
+      retry: db.prepare(
+        `UPDATE webhooks SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, last_error = ?
+         WHERE id = ? AND lease_owner = ?`,
+      ),
     };
     this._reader = new SqliteReader(db);
     this._begin = db.prepare('BEGIN IMMEDIATE');
@@ -174,6 +332,7 @@ export class SqliteDatabase {
 
   private _migrate(): void {
     const version = this._db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) throw new Error(`the database has schema version ${version}; this relay knows up to ${MIGRATIONS.length}`);
     for (let v = version; v < MIGRATIONS.length; v++) {
       this._db.transaction(() => {
         this._db.exec(MIGRATIONS[v]!);
@@ -196,6 +355,11 @@ export class SqliteDatabase {
 
   get inTransaction(): boolean {
     return this._db.inTransaction;
+  }
+
+  /** From now on every stored event is also queued as a webhook event, in its own transaction. */
+  enableWebhooks(): void {
+    this._webhooks = true;
   }
 
   /**
@@ -223,18 +387,31 @@ export class SqliteDatabase {
     if (existing) {
       return existing.sender === input.from.id ? { kind: 'duplicate', seq: Number(existing.seq), ts: Number(existing.ts) } : { kind: 'conflict' };
     }
+    let reply: QuotedMessage | undefined;
+    let replySeq: number | null = null;
+    if (input.reply !== undefined) {
+      const quoted = this._stmts.quoteById.get(input.conv, input.reply);
+      if (!quoted) return { kind: 'reply_not_found' };
+      replySeq = Number(quoted.reply_seq);
+      reply = quoteFromRow({ ...quoted, q_file: parseJson<FileRef>(quoted.q_file) }, replySeq);
+    }
     const { head } = this._stmts.bumpHead.get(input.conv)!;
+    const seq = Number(head);
     this._stmts.insertMessage.run(
       input.conv,
-      head,
+      seq,
       input.id,
       input.from.id,
       input.from.name,
       input.text ?? null,
       input.file ? JSON.stringify(input.file) : null,
       input.ts,
+      replySeq,
     );
-    return { kind: 'stored', seq: Number(head), ts: input.ts };
+    if (this._webhooks) {
+      this._enqueue(webhookLogId(this.epoch, input.conv, seq), input.conv, 'message.created', input.ts, messageFromInput(input, seq, input.ts, reply));
+    }
+    return reply ? { kind: 'stored', seq, ts: input.ts, reply } : { kind: 'stored', seq, ts: input.ts };
   }
 
   /** A batch of appends in one transaction. */
@@ -242,12 +419,54 @@ export class SqliteDatabase {
     return this.transaction(() => batch.map((input) => toAppendResult(input, this.appendOne(input))));
   }
 
-  range(conv: string, after: number, limit: number): Page {
+  /** One edit, delete or reaction, inside the caller's transaction (the checks see what the batch wrote before it). */
+  change(input: ChangeInput): ChangeResult {
+    const row = this._stmts.state.get(input.conv, input.id);
+    if (!row) return { kind: 'not_found' };
+    const decision = decideChange(
+      { sender: row.sender, text: row.text, deleted: row.deleted === 1, reactions: parseJson<ReactionPairs>(row.reactions) },
+      input,
+    );
+    if (decision.kind === 'unchanged') {
+      if (row.rev === null) return { kind: 'unchanged', seq: Number(row.seq), ts: Number(row.ts) };
+      const rev = Number(row.rev);
+      return { kind: 'unchanged', seq: rev, ts: Number(this._stmts.updateTs.get(input.conv, rev)?.ts ?? row.ts) };
+    }
+    if (decision.kind !== 'apply') return decision;
+    const { change, conv } = input;
+    const seq = Number(this._stmts.bumpHead.get(conv)!.head);
+    this._stmts.insertUpdate.run(
+      conv,
+      seq,
+      input.id,
+      input.by.id,
+      input.by.name,
+      input.ts,
+      change.kind,
+      change.kind === 'edit' ? change.text : null,
+      change.kind === 'react' ? change.emoji : null,
+      change.kind === 'react' ? Number(change.on) : null,
+    );
+    if (change.kind === 'edit') this._stmts.applyEdit.run(change.text, input.ts, seq, conv, row.seq);
+    else if (change.kind === 'delete') this._stmts.applyDelete.run(seq, conv, row.seq);
+    else this._stmts.applyReact.run(decision.reactions ? JSON.stringify(decision.reactions) : null, seq, conv, row.seq);
+    const message = this._reader.messageAt(conv, Number(row.seq))!;
+    if (this._webhooks) {
+      this._enqueue(webhookLogId(this.epoch, conv, seq), conv, change.kind === 'delete' ? 'message.deleted' : 'message.updated', input.ts, message);
+    }
+    return { kind: 'stored', update: updateFrame(conv, seq, input.id, input.by, input.ts, change), message };
+  }
+
+  range(conv: string, after: number, limit: number): Page<LogEvent> {
     return this._reader.range(conv, after, limit);
   }
 
   before(conv: string, before: number, limit: number): Page {
     return this._reader.before(conv, before, limit);
+  }
+
+  message(conv: string, id: string): StoredMessage | null {
+    return this._reader.message(conv, id);
   }
 
   head(conv: string): number {
@@ -258,28 +477,81 @@ export class SqliteDatabase {
   addMember(conv: string, user: User): { member: Member; isNew: boolean } {
     const row = this._stmts.member.get(conv, user.id);
     if (!row) {
-      this._stmts.insertMember.run(conv, user.id, user.name);
-      return { member: { id: user.id, name: user.name, delivered: 0, read: 0 }, isNew: true };
+      const since = this.head(conv);
+      this._stmts.insertMember.run(conv, user.id, user.name, since);
+      const member: Member = { id: user.id, name: user.name, delivered: 0, read: 0, since };
+      if (this._webhooks) this._enqueue(webhookMemberId(this.epoch, conv, user.id), conv, 'member.joined', Date.now(), member);
+      return { member, isNew: true };
     }
     if (row.name !== user.name) this._stmts.renameMember.run(user.name, conv, user.id);
-    return { member: { ...toMember(row), name: user.name }, isNew: false };
+    return { member: { ...memberFromRow(row), name: user.name }, isNew: false };
   }
 
   /** Inside the caller's transaction. */
   setCursor(conv: string, userId: string, update: CursorUpdate): Member | null {
     const row = this._stmts.member.get(conv, userId);
     if (!row) return null;
-    const next = advanceCursor(toMember(row), update, this.head(conv));
+    const next = advanceCursor(memberFromRow(row), update, this.head(conv));
     if (!next) return null;
     this._stmts.updateCursor.run(next.delivered, next.read, conv, userId);
     return next;
   }
 
-  members(conv: string): Member[] {
-    return this._reader.members(conv);
+  members(conv: string, now: number): Member[] {
+    return this._reader.members(conv, now);
+  }
+
+  /** Inside the caller's transaction. */
+  setSeen(conv: string, userId: string, ts: number): void {
+    this._stmts.setSeen.run(ts, conv, userId, ts);
+  }
+
+  /** Inside the caller's transaction. */
+  ban(ban: Ban): void {
+    this._stmts.ban.run(ban.conv, ban.user, ban.until ?? null);
+  }
+
+  /** Inside the caller's transaction. */
+  unban(conv: string, userId: string): boolean {
+    return this._stmts.unban.run(conv, userId).changes > 0;
+  }
+
+  banOf(conv: string, userId: string, now: number): Ban | null {
+    return this._reader.banOf(conv, userId, now);
+  }
+
+  /** Inside the caller's transaction (one writer, so no two claims overlap). */
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): QueuedWebhook[] {
+    const rows = this._stmts.due.all(now, now, limit);
+    for (const row of rows) this._stmts.lease.run(owner, now + leaseMs, row.qid);
+    return rows.map((row) => ({ id: row.id, event: JSON.parse(row.body) as WebhookEvent, attempts: Number(row.attempts) }));
+  }
+
+  /** Inside the caller's transaction. */
+  completeWebhook(id: string, owner: string): void {
+    const row = this._stmts.queued.get(id);
+    if (!row || row.lease_owner !== owner) return;
+    this._stmts.dequeue.run(row.qid);
+    this._stmts.promote.run(row.conv);
+  }
+
+  /** Inside the caller's transaction. */
+  failWebhook(id: string, owner: string, retryAt: number, error: string): void {
+    this._stmts.retry.run(retryAt, error.slice(0, MAX_ERROR_CHARS), id, owner);
+  }
+
+  webhookBacklog(): number {
+    return this._reader.webhookBacklog();
   }
 
   close(): void {
     if (this._db.open) this._db.close();
+  }
+
+  /** Queues an event behind the conversation's earlier ones (it is the head when there are none). */
+  private _enqueue(id: string, conv: string, type: WebhookEventType, ts: number, data: WebhookEvent['data']): void {
+    const event: WebhookEvent = { id, type, conv, ts, data };
+    const isHead = this._stmts.queuedFor.get(conv) === undefined ? 1 : 0;
+    this._stmts.enqueue.run(id, conv, JSON.stringify(event), isHead);
   }
 }

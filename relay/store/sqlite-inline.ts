@@ -1,36 +1,48 @@
 /**
  * SQLite committed on the main thread: the store as it was before the commit worker. Group
- * commit batches the appends of one event-loop turn, but the event loop waits for every
- * fsync. Kept for `npm run bench:append`, which measures it against the worker pipeline
- * (SqliteStore), and for tests that want a store without a thread.
+ * commit batches the writes of one event-loop turn (in call order, as the worker does), but the
+ * event loop waits for every fsync. Kept for `npm run bench:append`, which measures it against
+ * the worker pipeline (SqliteStore), and for tests that want a store without a thread.
  */
-import type { Member, User } from '../../protocol/index.js';
+import type { LogEvent, Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
-import { diskErrors, SqliteDatabase } from './sqlite-db.js';
-import type { AppendInput, AppendResult, CursorUpdate, Page, Store } from './types.js';
+import { diskErrors, SqliteDatabase, toAppendResult, type AppendOutcome } from './sqlite-db.js';
+import { runGroup, type Op, type Outcome } from './sqlite-ops.js';
+import type {
+  AppendInput,
+  AppendResult,
+  Ban,
+  ChangeInput,
+  ChangeResult,
+  CursorUpdate,
+  Page,
+  QueuedWebhook,
+  Store,
+  StoredMessage,
+} from './types.js';
 
 export interface InlineSqliteStoreOptions {
   /** Database file; ':memory:' for a throwaway store. */
   path: string;
-  /** Largest number of appends committed in one transaction. */
+  /** Largest number of writes committed in one transaction. */
   maxBatch?: number;
 }
 
 export class InlineSqliteStore implements Store {
   private readonly _db: SqliteDatabase;
-  private readonly _batcher: Batcher<AppendInput, AppendResult>;
+  private readonly _batcher: Batcher<Op, Outcome>;
 
   constructor(options: InlineSqliteStoreOptions) {
     this._db = new SqliteDatabase(options.path);
-    this._batcher = new Batcher((batch) => this.appendBatch(batch), options.maxBatch ?? 1000);
+    this._batcher = new Batcher((ops) => runGroup(this._db, ops), options.maxBatch ?? 1000);
   }
 
   async epoch(): Promise<string> {
     return this._db.epoch;
   }
 
-  append(input: AppendInput): Promise<AppendResult> {
-    return this._batcher.add(input);
+  async append(input: AppendInput): Promise<AppendResult> {
+    return toAppendResult(input, (await this._write({ t: 'append', input })) as AppendOutcome);
   }
 
   /** Appends a batch in one transaction, synchronously. Public for the benchmark. */
@@ -38,7 +50,11 @@ export class InlineSqliteStore implements Store {
     return this._db.appendBatch(batch);
   }
 
-  async range(conv: string, after: number, limit: number): Promise<Page> {
+  async change(input: ChangeInput): Promise<ChangeResult> {
+    return (await this._write({ t: 'change', input })) as ChangeResult;
+  }
+
+  async range(conv: string, after: number, limit: number): Promise<Page<LogEvent>> {
     return diskErrors(() => this._db.range(conv, after, limit));
   }
 
@@ -46,24 +62,71 @@ export class InlineSqliteStore implements Store {
     return diskErrors(() => this._db.before(conv, before, limit));
   }
 
+  async message(conv: string, id: string): Promise<StoredMessage | null> {
+    return diskErrors(() => this._db.message(conv, id));
+  }
+
   async head(conv: string): Promise<number> {
     return diskErrors(() => this._db.head(conv));
   }
 
   async addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
-    return this._db.transaction(() => this._db.addMember(conv, user));
+    return (await this._write({ t: 'addMember', conv, user })) as { member: Member; isNew: boolean };
   }
 
   async setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
-    return this._db.transaction(() => this._db.setCursor(conv, userId, update));
+    return (await this._write({ t: 'setCursor', conv, userId, update })) as Member | null;
   }
 
   async members(conv: string): Promise<Member[]> {
-    return diskErrors(() => this._db.members(conv));
+    return diskErrors(() => this._db.members(conv, Date.now()));
+  }
+
+  async setSeen(conv: string, userId: string, ts: number): Promise<void> {
+    await this._write({ t: 'setSeen', conv, userId, ts });
+  }
+
+  async ban(ban: Ban): Promise<void> {
+    await this._write({ t: 'ban', ban });
+  }
+
+  async unban(conv: string, userId: string): Promise<boolean> {
+    return (await this._write({ t: 'unban', conv, userId })) as boolean;
+  }
+
+  async banOf(conv: string, userId: string, now: number): Promise<Ban | null> {
+    return diskErrors(() => this._db.banOf(conv, userId, now));
+  }
+
+  enableWebhooks(): void {
+    // Nothing is written outside the batcher, so flipping it now covers every later write.
+    this._db.enableWebhooks();
+  }
+
+  async claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]> {
+    return (await this._write({ t: 'claim', owner, now, leaseMs, limit })) as QueuedWebhook[];
+  }
+
+  async completeWebhook(id: string, owner: string): Promise<void> {
+    await this._write({ t: 'complete', id, owner });
+  }
+
+  async failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    await this._write({ t: 'fail', id, owner, retryAt, error });
+  }
+
+  async webhookBacklog(): Promise<number> {
+    return diskErrors(() => this._db.webhookBacklog());
   }
 
   async close(): Promise<void> {
     await this._batcher.close();
     this._db.close();
+  }
+
+  private async _write(op: Op): Promise<unknown> {
+    const outcome = await this._batcher.add(op);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 }

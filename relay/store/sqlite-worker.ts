@@ -11,18 +11,11 @@
  * without the rolled-back writes.
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { Member, User } from '../../protocol/index.js';
 import { isDiskError, SqliteDatabase } from './sqlite-db.js';
-import { StoreUnavailableError, type AppendInput, type CursorUpdate } from './types.js';
+import { isWrite, runGroup, type Op } from './sqlite-ops.js';
+import { StoreUnavailableError } from './types.js';
 
-export type Op =
-  | { t: 'append'; input: AppendInput }
-  | { t: 'range'; conv: string; after: number; limit: number }
-  | { t: 'before'; conv: string; before: number; limit: number }
-  | { t: 'head'; conv: string }
-  | { t: 'addMember'; conv: string; user: User }
-  | { t: 'setCursor'; conv: string; userId: string; update: CursorUpdate }
-  | { t: 'members'; conv: string };
+export type { Op } from './sqlite-ops.js';
 
 export interface Request {
   id: number;
@@ -39,8 +32,11 @@ export interface SerializedError {
 /** [request id, 1, value] or [request id, 0, error]. */
 export type Reply = [number, 1, unknown] | [number, 0, SerializedError];
 
-/** Worker → store: the database opened (or not), then batches of replies in request order. */
-export type WorkerMessage = { ready: string } | { failed: SerializedError } | { replies: Reply[] };
+/**
+ * Worker → store: the database opened (or not), then batches of replies in request order, with
+ * how many writes the transaction held and how long it took (ms), for the store's onBatch.
+ */
+export type WorkerMessage = { ready: string } | { failed: SerializedError } | { replies: Reply[]; writes: number; ms: number };
 
 /** Store → worker: a turn's requests, or the order to close once everything before it is done. */
 export type StoreMessage = Request[] | 'close';
@@ -63,53 +59,20 @@ export function serializeError(error: unknown): SerializedError {
   };
 }
 
-const isWrite = (op: Op) => op.t === 'append' || op.t === 'addMember' || op.t === 'setCursor';
-
-function run(db: SqliteDatabase, op: Op): unknown {
-  switch (op.t) {
-    case 'append':
-      return db.appendOne(op.input);
-    case 'range':
-      return db.range(op.conv, op.after, op.limit);
-    case 'before':
-      return db.before(op.conv, op.before, op.limit);
-    case 'head':
-      return db.head(op.conv);
-    case 'addMember':
-      return db.addMember(op.conv, op.user);
-    case 'setCursor':
-      return db.setCursor(op.conv, op.userId, op.update);
-    case 'members':
-      return db.members(op.conv);
-  }
-}
-
-/** One operation on its own (its own transaction if it writes), with its own answer. */
-function runAlone(db: SqliteDatabase, request: Request): Reply {
-  try {
-    const value = isWrite(request.op) ? db.transaction(() => run(db, request.op)) : run(db, request.op);
-    return [request.id, 1, value];
-  } catch (error) {
-    return [request.id, 0, serializeError(error)];
-  }
-}
-
-/** One group: one transaction when anything in it writes. */
-function runGroup(db: SqliteDatabase, group: readonly Request[]): Reply[] {
-  if (!group.some((r) => isWrite(r.op))) return group.map((r) => runAlone(db, r));
-  try {
-    const values = db.transaction(() => group.map((r) => run(db, r.op)));
-    return group.map((r, i): Reply => [r.id, 1, values[i]]);
-  } catch (error) {
-    if (isDiskError(error) || error instanceof StoreUnavailableError) {
-      // The disk refused the commit: every write fails the same way; reads still work.
-      const failed = serializeError(error);
-      return group.map((r): Reply => (isWrite(r.op) ? [r.id, 0, failed] : runAlone(db, r)));
-    }
-    // One operation failed and took the transaction with it: each on its own, so that only
-    // that one fails.
-    return group.map((r) => runAlone(db, r));
-  }
+function answer(db: SqliteDatabase, group: readonly Request[]): WorkerMessage {
+  const started = performance.now();
+  const outcomes = runGroup(
+    db,
+    group.map((r) => r.op),
+  );
+  const ms = performance.now() - started;
+  let writes = 0;
+  const replies = group.map((r, i): Reply => {
+    if (isWrite(r.op)) writes++;
+    const outcome = outcomes[i]!;
+    return outcome.ok ? [r.id, 1, outcome.value] : [r.id, 0, serializeError(outcome.error)];
+  });
+  return { replies, writes, ms };
 }
 
 function main(): void {
@@ -135,8 +98,7 @@ function main(): void {
       else for (const request of message) requests.push(request);
     }
     for (let i = 0; i < requests.length; i += maxBatch) {
-      const replies = runGroup(db, requests.length <= maxBatch ? requests : requests.slice(i, i + maxBatch));
-      port.postMessage({ replies } satisfies WorkerMessage);
+      port.postMessage(answer(db, requests.length <= maxBatch ? requests : requests.slice(i, i + maxBatch)) satisfies WorkerMessage);
     }
     if (closing) {
       db.close();

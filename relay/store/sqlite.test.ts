@@ -7,35 +7,39 @@ import { storeConformance } from './conformance.js';
 import { InlineSqliteStore } from './sqlite-inline.js';
 import { SqliteStore } from './sqlite.js';
 
-let dir = '';
-storeConformance('SqliteStore', {
-  async create() {
-    dir = await mkdtemp(join(tmpdir(), 'chat-sqlite-'));
-    return SqliteStore.open({ path: join(dir, 'chat.db') });
-  },
-  async reopen(store) {
-    await store.close();
-    return SqliteStore.open({ path: join(dir, 'chat.db') });
-  },
-  async cleanup() {
-    await rm(dir, { recursive: true, force: true });
-  },
-});
+import type { Store } from './types.js';
 
-let inlineDir = '';
-storeConformance('InlineSqliteStore', {
-  async create() {
-    inlineDir = await mkdtemp(join(tmpdir(), 'chat-sqlite-inline-'));
-    return new InlineSqliteStore({ path: join(inlineDir, 'chat.db') });
-  },
-  async reopen(store) {
-    await store.close();
-    return new InlineSqliteStore({ path: join(inlineDir, 'chat.db') });
-  },
-  async cleanup() {
-    await rm(inlineDir, { recursive: true, force: true });
-  },
-});
+/** A fixture over database files in temp dirs: each create() a new file, reopen() the same one. */
+function sqliteFixture(open: (path: string) => Promise<Store>) {
+  const dirs: string[] = [];
+  const paths = new Map<Store, string>();
+  const track = (store: Store, path: string) => (paths.set(store, path), store);
+  return {
+    async create() {
+      const dir = await mkdtemp(join(tmpdir(), 'chat-sqlite-'));
+      dirs.push(dir);
+      const path = join(dir, 'chat.db');
+      return track(await open(path), path);
+    },
+    async reopen(store: Store) {
+      const path = paths.get(store)!;
+      await store.close();
+      return track(await open(path), path);
+    },
+    async cleanup() {
+      await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    },
+  };
+}
+
+storeConformance(
+  'SqliteStore',
+  sqliteFixture((path) => SqliteStore.open({ path })),
+);
+storeConformance(
+  'InlineSqliteStore',
+  sqliteFixture(async (path) => new InlineSqliteStore({ path })),
+);
 
 test('SqliteStore - a new database file gets a new epoch', async () => {
   const base = await mkdtemp(join(tmpdir(), 'chat-sqlite-epoch-'));

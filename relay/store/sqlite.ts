@@ -18,16 +18,30 @@
  */
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import type { Member, User } from '../../protocol/index.js';
+import type { LogEvent, Member, User } from '../../protocol/index.js';
 import { diskErrors, SqliteReader, toAppendResult, type AppendOutcome } from './sqlite-db.js';
 import type { Op, Request, SerializedError, StoreMessage, WorkerInit, WorkerMessage } from './sqlite-worker.js';
-import { StoreUnavailableError, type AppendInput, type AppendResult, type CursorUpdate, type Page, type Store } from './types.js';
+import {
+  StoreUnavailableError,
+  type AppendInput,
+  type AppendResult,
+  type Ban,
+  type ChangeInput,
+  type ChangeResult,
+  type CursorUpdate,
+  type Page,
+  type QueuedWebhook,
+  type Store,
+  type StoredMessage,
+} from './types.js';
 
 export interface SqliteStoreOptions {
   /** Database file; ':memory:' for a throwaway store. */
   path: string;
   /** Largest number of operations committed in one transaction. */
   maxBatch?: number;
+  /** Called after each committed transaction that wrote: how many writes it held, and its time in the worker (ms). */
+  onBatch?: (size: number, ms: number) => void;
 }
 
 interface Pending {
@@ -74,9 +88,11 @@ export class SqliteStore implements Store {
   private _idle: (() => void) | null = null;
   private _reader: SqliteReader | null = null;
   private readonly _path: string;
+  private readonly _onBatch: ((size: number, ms: number) => void) | undefined;
 
   constructor(options: SqliteStoreOptions) {
     this._path = options.path;
+    this._onBatch = options.onBatch;
     const { port1, port2 } = new MessageChannel();
     this._port = port1;
     const init: WorkerInit = { path: options.path, maxBatch: options.maxBatch ?? 1000, port: port2 };
@@ -95,6 +111,7 @@ export class SqliteStore implements Store {
         this._unanswered -= message.replies.length;
         // The worker is done with what it had: what gathered meanwhile goes now, as one transaction.
         if (this._unanswered === 0) this._flush();
+        if (this._onBatch && message.writes > 0) this._onBatch(message.writes, message.ms);
         for (const [id, ok, value] of message.replies) {
           const pending = this._pending.get(id);
           if (!pending) continue;
@@ -147,12 +164,20 @@ export class SqliteStore implements Store {
     return this._call({ t: 'append', input }, (outcome) => toAppendResult(input, outcome as AppendOutcome)) as Promise<AppendResult>;
   }
 
-  range(conv: string, after: number, limit: number): Promise<Page> {
+  change(input: ChangeInput): Promise<ChangeResult> {
+    return this._call({ t: 'change', input }) as Promise<ChangeResult>;
+  }
+
+  range(conv: string, after: number, limit: number): Promise<Page<LogEvent>> {
     return this._read((r) => r.range(conv, after, limit), { t: 'range', conv, after, limit });
   }
 
   before(conv: string, before: number, limit: number): Promise<Page> {
     return this._read((r) => r.before(conv, before, limit), { t: 'before', conv, before, limit });
+  }
+
+  message(conv: string, id: string): Promise<StoredMessage | null> {
+    return this._read((r) => r.message(conv, id), { t: 'message', conv, id });
   }
 
   head(conv: string): Promise<number> {
@@ -168,7 +193,45 @@ export class SqliteStore implements Store {
   }
 
   members(conv: string): Promise<Member[]> {
-    return this._read((r) => r.members(conv), { t: 'members', conv });
+    const now = Date.now();
+    return this._read((r) => r.members(conv, now), { t: 'members', conv, now });
+  }
+
+  async setSeen(conv: string, userId: string, ts: number): Promise<void> {
+    await this._call({ t: 'setSeen', conv, userId, ts });
+  }
+
+  async ban(ban: Ban): Promise<void> {
+    await this._call({ t: 'ban', ban });
+  }
+
+  unban(conv: string, userId: string): Promise<boolean> {
+    return this._call({ t: 'unban', conv, userId }) as Promise<boolean>;
+  }
+
+  banOf(conv: string, userId: string, now: number): Promise<Ban | null> {
+    return this._read((r) => r.banOf(conv, userId, now), { t: 'banOf', conv, userId, now });
+  }
+
+  enableWebhooks(): void {
+    // Queued like a write, so every write called after this one is queued as a webhook event too.
+    this._call({ t: 'webhooks' }).catch(() => undefined);
+  }
+
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]> {
+    return this._call({ t: 'claim', owner, now, leaseMs, limit }) as Promise<QueuedWebhook[]>;
+  }
+
+  async completeWebhook(id: string, owner: string): Promise<void> {
+    await this._call({ t: 'complete', id, owner });
+  }
+
+  async failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    await this._call({ t: 'fail', id, owner, retryAt, error });
+  }
+
+  webhookBacklog(): Promise<number> {
+    return this._read((r) => r.webhookBacklog(), { t: 'backlog' });
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,107 @@
+/**
+ * The operations of the SQLite store as data, and how a group of them becomes ONE transaction.
+ * Shared by the commit worker (sqlite-worker.ts), which receives them from the main thread, and
+ * by InlineSqliteStore (sqlite-inline.ts), which batches them on the main thread: both commit
+ * every operation in call order, so a change right after an append finds the message.
+ */
+import type { User } from '../../protocol/index.js';
+import { isDiskError, type SqliteDatabase } from './sqlite-db.js';
+import { StoreUnavailableError, type AppendInput, type Ban, type ChangeInput, type CursorUpdate } from './types.js';
+
+export type Op =
+  | { t: 'append'; input: AppendInput }
+  | { t: 'change'; input: ChangeInput }
+  | { t: 'addMember'; conv: string; user: User }
+  | { t: 'setCursor'; conv: string; userId: string; update: CursorUpdate }
+  | { t: 'setSeen'; conv: string; userId: string; ts: number }
+  | { t: 'ban'; ban: Ban }
+  | { t: 'unban'; conv: string; userId: string }
+  | { t: 'webhooks' }
+  | { t: 'claim'; owner: string; now: number; leaseMs: number; limit: number }
+  | { t: 'complete'; id: string; owner: string }
+  | { t: 'fail'; id: string; owner: string; retryAt: number; error: string }
+  // Reads: on the main thread's connection, except for ':memory:' (no second connection).
+  | { t: 'range'; conv: string; after: number; limit: number }
+  | { t: 'before'; conv: string; before: number; limit: number }
+  | { t: 'message'; conv: string; id: string }
+  | { t: 'head'; conv: string }
+  | { t: 'members'; conv: string; now: number }
+  | { t: 'banOf'; conv: string; userId: string; now: number }
+  | { t: 'backlog' };
+
+const READS = new Set<Op['t']>(['range', 'before', 'message', 'head', 'members', 'banOf', 'backlog', 'webhooks']);
+
+/** Whether the operation writes (and so needs a transaction and a commit before it is answered). */
+export const isWrite = (op: Op): boolean => !READS.has(op.t);
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export function run(db: SqliteDatabase, op: Op): unknown {
+  switch (op.t) {
+    case 'append':
+      return db.appendOne(op.input);
+    case 'change':
+      return db.change(op.input);
+    case 'addMember':
+      return db.addMember(op.conv, op.user);
+    case 'setCursor':
+      return db.setCursor(op.conv, op.userId, op.update);
+    case 'setSeen':
+      return db.setSeen(op.conv, op.userId, op.ts);
+    case 'ban':
+      return db.ban(op.ban);
+    case 'unban':
+      return db.unban(op.conv, op.userId);
+    case 'webhooks':
+      return db.enableWebhooks();
+    case 'claim':
+      return db.claimWebhooks(op.owner, op.now, op.leaseMs, op.limit);
+    case 'complete':
+      return db.completeWebhook(op.id, op.owner);
+    case 'fail':
+      return db.failWebhook(op.id, op.owner, op.retryAt, op.error);
+    case 'range':
+      return db.range(op.conv, op.after, op.limit);
+    case 'before':
+      return db.before(op.conv, op.before, op.limit);
+    case 'message':
+      return db.message(op.conv, op.id);
+    case 'head':
+      return db.head(op.conv);
+    case 'members':
+      return db.members(op.conv, op.now);
+    case 'banOf':
+      return db.banOf(op.conv, op.userId, op.now);
+    case 'backlog':
+      return db.webhookBacklog();
+  }
+}
+
+/** One operation on its own (its own transaction if it writes), with its own outcome. */
+function runAlone(db: SqliteDatabase, op: Op): Outcome {
+  try {
+    return { ok: true, value: isWrite(op) ? db.transaction(() => run(db, op)) : run(db, op) };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+/**
+ * One group: one transaction (one fsync) when anything in it writes. Reads in the group run
+ * inside it, so they see the writes queued before them.
+ */
+export function runGroup(db: SqliteDatabase, group: readonly Op[]): Outcome[] {
+  if (!group.some(isWrite)) return group.map((op) => runAlone(db, op));
+  try {
+    const values = db.transaction(() => group.map((op) => run(db, op)));
+    return values.map((value): Outcome => ({ ok: true, value }));
+  } catch (error) {
+    if (isDiskError(error) || error instanceof StoreUnavailableError) {
+      // The disk refused the commit: every write fails the same way; reads still work.
+      return group.map((op): Outcome => (isWrite(op) ? { ok: false, error } : runAlone(db, op)));
+    }
+    // One operation failed and took the transaction with it: each on its own, so that only
+    // that one fails.
+    return group.map((op) => runAlone(db, op));
+  }
+}
