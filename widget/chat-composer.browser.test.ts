@@ -1,9 +1,14 @@
 import { expect } from '@open-wc/testing';
 import { sendKeys } from '@web/test-runner-commands';
 import { deep, deepActiveElement, filesOf, mount, settle } from './test/helpers.js';
-import { describe, it } from './test/mocha.js';
+import { beforeEach, describe, it } from './test/mocha.js';
 
 describe('chat-room-composer', () => {
+  beforeEach(() => {
+    // Drafts survive in localStorage: one test's unsent text must not turn up in the next.
+    localStorage.clear();
+  });
+
   it('chat-room-composer - Enter sends the text and clears the box; Shift+Enter adds a line', async () => {
     const { el, client } = await mount();
     el.focus();

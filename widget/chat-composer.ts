@@ -1,5 +1,5 @@
-import { css, html, LitElement } from 'lit';
-import { query, state } from 'lit/decorators.js';
+import { css, html, LitElement, nothing } from 'lit';
+import { property, query, state } from 'lit/decorators.js';
 import { live } from 'lit/directives/live.js';
 import { SnapshotController } from './controller.js';
 import { paperclipIcon } from './icons.js';
@@ -13,6 +13,43 @@ type SendWithReply = (text: string, file?: FileRef, options?: { reply?: string }
 
 /** The counter appears once the text is this close to the relay's limit. */
 const COUNTER_FROM = 0.9;
+/** A draft is saved this long after the last keystroke (and at once when the composer goes away). */
+const DRAFT_SAVE_MS = 400;
+
+/** English defaults; the localisation layer may replace them (keys stay stable). */
+export const composerStrings = {
+  label: 'Message',
+  placeholder: 'Write a message…',
+  send: 'Send',
+  attach: 'Attach a file',
+  counter: (length: number, max: number) => `${length} / ${max}`,
+  tooLong: (length: number, max: number) => `${length} / ${max} — too long`,
+  disabled: 'You cannot write here.',
+};
+
+/**
+ * Unsent text per conversation, kept across reloads in localStorage (one key per relay and
+ * conversation, removed when the text is sent or emptied; a draft is at most the relay's text
+ * limit). Storage may be off (privacy modes, sandboxed frames): then drafts just do not survive.
+ */
+const drafts = {
+  key: (relay: string, conversation: string) => `chat-room:draft:${relay}|${conversation}`,
+  read(key: string): string {
+    try {
+      return localStorage.getItem(key) ?? '';
+    } catch {
+      return '';
+    }
+  },
+  write(key: string, text: string): void {
+    try {
+      if (text) localStorage.setItem(key, text);
+      else localStorage.removeItem(key);
+    } catch {
+      // Full or unavailable: the draft lives as long as the page.
+    }
+  },
+};
 
 function codePoints(text: string): number {
   // UTF-16 length is an upper bound: count code points only near the limit, like the relay does.
@@ -26,7 +63,8 @@ function codePoints(text: string): number {
  * new line; pasting files uploads them. Typing notifications go through the client,
  * which rate-limits them. "Reply" on a message (the `chat-room-reply` event, heard in the
  * shadow tree the composer sits in) shows the quoted message above the text box until the
- * reply is sent or cancelled (Escape in the text box, or the × button).
+ * reply is sent or cancelled (Escape in the text box, or the × button). Unsent text is kept
+ * per conversation across reloads.
  *
  * @csspart composer - The form around the controls.
  * @csspart input - The text area.
@@ -55,6 +93,8 @@ export class ChatComposer extends LitElement {
       textarea {
         flex: 1;
         font: inherit;
+        /* Below 16px iOS zooms the page when the box gets focus. */
+        font-size: max(16px, 1em);
         color: var(--_fg);
         background: var(--_surface);
         border: 1px solid var(--_border);
@@ -86,7 +126,7 @@ export class ChatComposer extends LitElement {
       }
       .counter {
         position: absolute;
-        right: 1em;
+        inset-inline-end: 1em;
         bottom: 100%;
         font-size: 0.75em;
         color: var(--_muted);
@@ -101,17 +141,26 @@ export class ChatComposer extends LitElement {
     `,
   ];
 
+  /** Nothing can be sent (the room set it: e.g. the conversation refused this user). */
+  @property({ type: Boolean, reflect: true }) disabled = false;
+
   @state() private _text = '';
   /** The message the next send answers. */
   @state() private _replyTo: ChatMessage | null = null;
   @query('textarea') private _input!: HTMLTextAreaElement | null;
   @query('input[type=file]') private _picker!: HTMLInputElement | null;
-  private readonly _snap = new SnapshotController(this, (_next, _previous, clientChanged) => {
-    // Another conversation: the message being answered is not in it.
-    if (clientChanged) this._replyTo = null;
+  private readonly _snap = new SnapshotController(this, (next, _previous, clientChanged) => {
+    if (!clientChanged) return;
+    // Another conversation: its own draft, and the message being answered is not in it.
+    this._flushDraft();
+    this._replyTo = null;
+    this._draftKey = next ? drafts.key(this._relay(), next.conversation) : '';
+    this._text = this._draftKey ? drafts.read(this._draftKey) : '';
   });
   /** The shadow root (of <chat-room>) whose messages' reply requests this composer answers. */
   private _tree: Node | null = null;
+  private _draftKey = '';
+  private _draftTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** Moves keyboard focus to the text box. */
   override focus(options?: FocusOptions): void {
@@ -129,6 +178,25 @@ export class ChatComposer extends LitElement {
     super.disconnectedCallback();
     this._tree?.removeEventListener('chat-room-reply', this._onReplyRequest);
     this._tree = null;
+    this._flushDraft();
+  }
+
+  /** The relay of the enclosing <chat-room> (part of the draft's key: one conversation id may exist on two relays). */
+  private _relay(): string {
+    const root = this.getRootNode();
+    return root instanceof ShadowRoot ? (root.host.getAttribute('relay') ?? '') : '';
+  }
+
+  private _saveDraftSoon(): void {
+    clearTimeout(this._draftTimer);
+    this._draftTimer = setTimeout(() => this._flushDraft(), DRAFT_SAVE_MS);
+  }
+
+  private _flushDraft(): void {
+    if (this._draftTimer === undefined) return;
+    clearTimeout(this._draftTimer);
+    this._draftTimer = undefined;
+    if (this._draftKey) drafts.write(this._draftKey, this._text);
   }
 
   /** Answers `message` with the next send (null: no longer). Focuses the text box when starting. */
@@ -150,13 +218,14 @@ export class ChatComposer extends LitElement {
     const near = this._text.length >= max * COUNTER_FROM;
     const length = near ? codePoints(this._text) : this._text.length;
     const over = length > max;
-    const canSend = !!this._snap.client && this._text.trim().length > 0 && !over;
+    const off = this.disabled || !this._snap.client;
+    const canSend = !off && this._text.trim().length > 0 && !over;
     const replyId = this._replyTo?.id;
     // The answered message as it is now (edited or deleted meanwhile), else as it was when chosen.
     const quoted = replyId === undefined ? null : (snap?.messages.find((m) => m.id === replyId) ?? this._replyTo);
-    return html`${renderReplyPreview(quoted, this._cancelReply)}<div class="wrap">
+    return html`${this.disabled ? nothing : renderReplyPreview(quoted, this._cancelReply)}<div class="wrap">
       <span id="counter" class="counter ${over ? 'over' : ''}" aria-live="polite"
-        >${near ? `${length} / ${max}${over ? ' — too long' : ''}` : ''}</span
+        >${near ? (over ? composerStrings.tooLong(length, max) : composerStrings.counter(length, max)) : ''}</span
       >
       <form part="composer" @submit=${this._onSubmit}>
         <input type="file" multiple hidden tabindex="-1" @change=${this._onPicked} />
@@ -164,19 +233,21 @@ export class ChatComposer extends LitElement {
           part="attach-button"
           class="attach"
           type="button"
-          aria-label="Attach a file"
-          title="Attach a file"
-          ?disabled=${!this._snap.client}
+          aria-label=${composerStrings.attach}
+          title=${composerStrings.attach}
+          ?disabled=${off}
           @click=${() => this._picker?.click()}
         >
           ${paperclipIcon}
         </button>
-        <label class="sr-only" for="input">Message</label>
+        <label class="sr-only" for="input">${composerStrings.label}</label>
         <textarea
           id="input"
           part="input"
           rows="1"
-          placeholder="Write a message…"
+          dir="auto"
+          placeholder=${this.disabled ? composerStrings.disabled : composerStrings.placeholder}
+          ?disabled=${this.disabled}
           aria-describedby="counter"
           aria-invalid=${over ? 'true' : 'false'}
           .value=${live(this._text)}
@@ -185,13 +256,14 @@ export class ChatComposer extends LitElement {
           @blur=${() => this._snap.client?.stoppedTyping()}
           @paste=${this._onPaste}
         ></textarea>
-        <button part="send-button" class="send" type="submit" ?disabled=${!canSend}>Send</button>
+        <button part="send-button" class="send" type="submit" ?disabled=${!canSend}>${composerStrings.send}</button>
       </form>
     </div>`;
   }
 
   private _onInput(event: Event): void {
     this._text = (event.target as HTMLTextAreaElement).value;
+    this._saveDraftSoon();
     if (this._text.length > 0) this._snap.client?.typed();
   }
 
@@ -217,13 +289,16 @@ export class ChatComposer extends LitElement {
     const client = this._snap.client;
     const text = this._text.trim();
     const max = this._snap.snapshot?.limits.maxTextChars ?? 4000;
-    if (!client || !text || codePoints(text) > max) return;
+    if (!client || this.disabled || !text || codePoints(text) > max) return;
     const reply = this._replyTo?.id;
     if (reply !== undefined) (client.send as SendWithReply).call(client, text, undefined, { reply });
     else client.send(text);
     client.stoppedTyping();
     this._text = '';
     this._replyTo = null;
+    clearTimeout(this._draftTimer);
+    this._draftTimer = undefined;
+    if (this._draftKey) drafts.write(this._draftKey, '');
   }
 
   private readonly _cancelReply = (): void => {
@@ -248,7 +323,7 @@ export class ChatComposer extends LitElement {
   /** Uploads each file through the client (also used for files dropped on the widget). */
   uploadFiles(files: FileList | readonly File[] | null | undefined): void {
     const client = this._snap.client;
-    if (!client || !files) return;
+    if (!client || this.disabled || !files) return;
     for (const file of Array.from(files)) client.upload(file);
   }
 }

@@ -3,7 +3,7 @@ import { emulateMedia, resetMouse, sendKeys, sendMouse } from '@web/test-runner-
 import { message } from './test/fake-client.js';
 import { mountV11 } from './test/fake-client-v11.js';
 import { deep, deepActiveElement, deepAll, messageElements, settle } from './test/helpers.js';
-import { afterEach, describe, it } from './test/mocha.js';
+import { afterEach, beforeEach, describe, it } from './test/mocha.js';
 import type { ChatRoom } from './chat-room.js';
 
 const BOB = { id: 'bob', name: 'Bob' };
@@ -39,6 +39,11 @@ async function openMenu(el: ChatRoom, id: string): Promise<void> {
 }
 
 describe('chat-room-message actions', () => {
+  beforeEach(() => {
+    // Composer drafts survive in localStorage: another file's unsent text must not turn up here.
+    localStorage.clear();
+  });
+
   afterEach(async () => {
     await resetMouse();
     await emulateMedia({ colorScheme: 'light' });

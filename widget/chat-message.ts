@@ -72,10 +72,17 @@ function nameOf(members: readonly Member[] | undefined, id: string): string {
 /**
  * One message bubble. The list sets `data-message-id`, `data-seq` and `data-status` on
  * this element (not inside it) so that tests and the read-receipt observer find them
- * one shadow root down from the list.
+ * one shadow root down from the list, and the `grouped` attribute on a message that
+ * follows one of the same sender closely (drawn tighter).
+ *
+ * Beside the bubble, a menu button opens the message's actions (reply, react, edit and
+ * delete own messages, delete any as a moderator); changes go through the client core,
+ * which shows them at once and sends them when it can. "Reply" fires `chat-room-reply`
+ * (the composer hears it); a click on a quote fires `chat-room-show-message` (cancelable:
+ * the list shows the message; if nobody cancels it, the message scrolls there itself).
  *
  * @csspart message - The row holding the bubble (own messages are aligned to the end).
- * @csspart bubble - The bubble.
+ * @csspart bubble - The bubble (also `tombstone` once the message is deleted).
  * @csspart sender - The sender's name above messages from others.
  * @csspart text - The message text.
  * @csspart meta - Time and status line.
@@ -83,6 +90,15 @@ function nameOf(members: readonly Member[] | undefined, id: string): string {
  * @csspart thumbnail - An image attachment's thumbnail.
  * @csspart file-link - A non-image attachment's download link.
  * @csspart retry-button - Resends a failed message.
+ * @csspart edited - The "edited" marker (its title says when).
+ * @csspart quote - The quoted message of a reply (a button that shows the original).
+ * @csspart edit-input - The text box of a message being edited.
+ * @csspart actions-button - The button that opens the action menu.
+ * @csspart actions-menu - The action menu.
+ * @csspart action - An item of the action menu (also `action-reply`, `action-react`, `action-edit`, `action-delete`).
+ * @csspart reaction-picker - The menu of emoji to react with.
+ * @csspart reactions - The row of reaction chips.
+ * @csspart reaction - One reaction chip: emoji and count (also `reaction-mine` when the user reacted).
  *
  * @tagname chat-room-message
  */
@@ -100,6 +116,9 @@ export class ChatMessageElement extends LitElement {
         /* Long histories: the browser lays out and paints only the bubbles near the screen. */
         content-visibility: auto;
         contain-intrinsic-size: auto 3.5em;
+      }
+      :host([grouped]) {
+        padding-top: 0;
       }
       .row {
         display: flex;
@@ -163,6 +182,8 @@ export class ChatMessageElement extends LitElement {
       }
       .editor textarea {
         font: inherit;
+        /* Below 16px iOS zooms the page when the box gets focus. */
+        font-size: max(16px, 1em);
         color: var(--_fg);
         background: var(--_surface);
         border: 1px solid var(--_accent);
@@ -202,7 +223,7 @@ export class ChatMessageElement extends LitElement {
       }
       .status {
         letter-spacing: -0.2em;
-        padding-right: 0.2em;
+        padding-inline-end: 0.2em;
       }
       .icon {
         vertical-align: -0.125em;
@@ -230,7 +251,7 @@ export class ChatMessageElement extends LitElement {
         text-decoration: none;
       }
       [part='file-link'] .name {
-        margin-left: 0.25em;
+        margin-inline-start: 0.25em;
         text-decoration: underline;
       }
       .size {
@@ -326,7 +347,7 @@ export class ChatMessageElement extends LitElement {
   private _renderContent(m: ViewMessage): TemplateResult {
     return html`${m.reply ? renderQuote(m.reply, this._show) : nothing}
     ${m.file ? this._renderFile(m.file) : nothing}
-    ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text">${m.text}</div>` : nothing}`;
+    ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text" dir="auto">${m.text}</div>` : nothing}`;
   }
 
   private _renderTombstone(pending: boolean): TemplateResult {
@@ -346,6 +367,7 @@ export class ChatMessageElement extends LitElement {
     return html`<div class="editor">
       <textarea
         part="edit-input"
+        dir="auto"
         aria-label=${messageStrings.editLabel}
         aria-invalid=${ok ? 'false' : 'true'}
         rows="2"
