@@ -1,7 +1,8 @@
 import { css, html, LitElement } from 'lit';
 import { state } from 'lit/decorators.js';
 import { SnapshotController } from './controller.js';
-import type { ConnectionState } from './client/types.js';
+import { LocaleController } from './i18n/index.js';
+import type { ConnectionState } from './client/index.js';
 
 /** How long "Back online" stays after a reconnect. */
 const BACK_ONLINE_MS = 3000;
@@ -45,6 +46,7 @@ export class ChatConnection extends LitElement {
   private _wasOpen = false;
   private _wasDown = false;
   private _timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly _l = new LocaleController(this);
   private readonly _snap = new SnapshotController(this, (next, previous, clientChanged) =>
     this._onConnection(next?.connection, clientChanged ? undefined : previous?.connection, clientChanged),
   );
@@ -64,19 +66,20 @@ export class ChatConnection extends LitElement {
 
   private _banner(): Banner {
     const connection = this._snap.snapshot?.connection;
+    const t = this._l;
     switch (connection) {
       case 'offline':
-        return { kind: 'offline', text: 'You are offline. Messages will be sent when you are back online.' };
+        return { kind: 'offline', text: t.t('connection.offline') };
       case 'reconnecting':
-        return { kind: 'reconnecting', text: 'Connection lost. Reconnecting…' };
+        return { kind: 'reconnecting', text: t.t('connection.reconnecting') };
       case 'connecting':
         return this._wasOpen
-          ? { kind: 'reconnecting', text: 'Connection lost. Reconnecting…' }
-          : { kind: 'connecting', text: 'Connecting…' };
+          ? { kind: 'reconnecting', text: t.t('connection.reconnecting') }
+          : { kind: 'connecting', text: t.t('connection.connecting') };
       case 'closed':
-        return { kind: 'closed', text: 'Disconnected.' };
+        return { kind: 'closed', text: t.t('connection.closed') };
       case 'open':
-        return this._backOnline ? { kind: 'online', text: 'Back online.' } : null;
+        return this._backOnline ? { kind: 'online', text: t.t('connection.online') } : null;
       default:
         return null;
     }

@@ -2,8 +2,9 @@ import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { query, state } from 'lit/decorators.js';
 import { repeat } from 'lit/directives/repeat.js';
 import { SnapshotController } from './controller.js';
+import { LocaleController } from './i18n/index.js';
 import { buttons } from './styles.js';
-import type { ChatSnapshot } from './client/types.js';
+import type { ChatSnapshot } from './client/index.js';
 
 /** How close to the end (px) still counts as "at the bottom" (new messages keep it there). */
 const BOTTOM_SLACK = 48;
@@ -91,6 +92,7 @@ export class ChatMessageList extends LitElement {
   private readonly _snap = new SnapshotController(this, (next, previous, clientChanged) =>
     this._onSnapshot(next, previous, clientChanged),
   );
+  private readonly _l = new LocaleController(this);
   private _io: IntersectionObserver | undefined;
   private readonly _observed = new Set<Element>();
   /** Message elements at least half on screen right now. */
@@ -134,17 +136,17 @@ export class ChatMessageList extends LitElement {
         class="log"
         role="log"
         aria-live="polite"
-        aria-label="Messages"
+        aria-label=${this._l.t('list.label')}
         tabindex="0"
         @scroll=${this._onScroll}
       >
         ${snap ? this._renderTop(snap) : nothing}
-        ${snap && messages.length === 0 && !snap.hasOlder ? html`<p class="empty">No messages yet.</p>` : nothing}
+        ${snap && messages.length === 0 && !snap.hasOlder ? html`<p class="empty">${this._l.t('list.empty')}</p>` : nothing}
         ${repeat(
           messages,
           (m) => m.id,
           (m, i) => html`${m.seq !== undefined && m.seq === snap?.firstUnreadSeq && i > 0
-              ? html`<div part="divider" class="divider" role="separator" aria-label="Unread messages">Unread</div>`
+              ? html`<div part="divider" class="divider" role="separator" aria-label=${this._l.t('list.unreadLabel')}>${this._l.t('list.unread')}</div>`
               : nothing}<chat-room-message
               data-message-id=${m.id}
               data-seq=${m.seq ?? nothing}
@@ -156,16 +158,16 @@ export class ChatMessageList extends LitElement {
         )}
       </div>
       ${this._pill
-        ? html`<button part="new-messages" class="pill" type="button" @click=${this.scrollToBottom}>New messages ↓</button>`
+        ? html`<button part="new-messages" class="pill" type="button" @click=${this.scrollToBottom}>${this._l.t('list.toBottom')} ↓</button>`
         : nothing}
     `;
   }
 
   private _renderTop(snap: ChatSnapshot) {
-    if (snap.loadingOlder) return html`<div class="top" role="status">Loading older messages…</div>`;
+    if (snap.loadingOlder) return html`<div class="top" role="status">${this._l.t('list.loadingOlder')}</div>`;
     if (snap.hasOlder) {
       return html`<div class="top">
-        <button part="load-older" type="button" @click=${() => void this._snap.client?.loadOlder()}>Load older messages</button>
+        <button part="load-older" type="button" @click=${() => void this._snap.client?.loadOlder()}>${this._l.t('list.loadOlder')}</button>
       </div>`;
     }
     return nothing;

@@ -42,7 +42,7 @@ describe('chat-room', () => {
     expect(sent!.querySelector('[aria-hidden]')!.textContent).to.equal('✓');
     expect(delivered!.querySelector('[aria-hidden]')!.textContent).to.equal('✓✓');
     expect(read!.querySelector('[aria-hidden]')!.textContent).to.equal('✓✓');
-    expect(read!.title).to.equal('Read by Bob, Carol');
+    expect(read!.title).to.equal('Read by Bob and Carol');
     expect(getComputedStyle(read!).color).to.not.equal(getComputedStyle(delivered!).color);
     expect(getComputedStyle(read!).color).to.equal(getComputedStyle(deep(el, 'chat-room-composer', '.send')!).backgroundColor);
   });
@@ -84,7 +84,7 @@ describe('chat-room', () => {
     const link = deep<HTMLAnchorElement>(doc!, '[part="file-link"]')!;
     expect(link.getAttribute('href')).to.equal('http://relay.test/files/doc1');
     expect(link.textContent).to.contain('notes.pdf');
-    expect(deep(doc!, '.size')!.textContent).to.equal('(1.5 KB)');
+    expect(deep(doc!, '.size')!.textContent).to.equal('(1.5 KiB)');
   });
 
   it('chat-room - typing line names one or two typists and counts more', async () => {
@@ -112,7 +112,7 @@ describe('chat-room', () => {
     const bar = deep<HTMLProgressElement>(el, 'chat-room-uploads', 'progress')!;
     expect(bar.max).to.equal(1024);
     expect(bar.value).to.equal(512);
-    expect(deep(el, 'chat-room-uploads', '.figure')!.textContent).to.equal('50% of 1.0 KB');
+    expect(deep(el, 'chat-room-uploads', '.figure')!.textContent).to.equal('50% of 1 KiB');
     client.set({ uploads: [{ id: 'u1', name: 'big.bin', size: 1024, loaded: 900, state: 'uploading' }] });
     await settle(el);
     expect(deep<HTMLProgressElement>(el, 'chat-room-uploads', 'progress')!.value).to.equal(900);
@@ -120,21 +120,32 @@ describe('chat-room', () => {
     expect(client.callsTo('cancelUpload')).to.deep.equal([['u1']]);
   });
 
-  it('chat-room - a failed upload shows the error with retry and dismiss; finished ones disappear', async () => {
+  it('chat-room - a failed upload that a retry can fix offers Retry and Dismiss; finished ones disappear', async () => {
     const { el, client } = await mount({
       uploads: [
-        { id: 'u1', name: 'huge.iso', size: 99e6, loaded: 0, state: 'failed', error: { code: 'file_too_large', params: { maxBytes: 25 * 1024 * 1024 } } },
+        { id: 'u1', name: 'big.iso', size: 99e6, loaded: 0, state: 'failed', error: { code: 'upload_network' } },
         { id: 'u2', name: 'done.txt', size: 10, loaded: 10, state: 'done' },
       ],
     });
     const items = deepAll(el, 'chat-room-uploads', '[part="upload"]');
     expect(items.map((i) => i.dataset['uploadId'])).to.deep.equal(['u1']);
-    expect(items[0]!.querySelector('[role="alert"]')!.textContent).to.equal('file is larger than 25 MB');
+    expect(items[0]!.querySelector('[role="alert"]')!.textContent).to.equal('network error: the file could not be uploaded');
     const buttons = [...items[0]!.querySelectorAll('button')];
     buttons.find((b) => b.textContent === 'Retry')!.click();
     buttons.find((b) => b.textContent === 'Dismiss')!.click();
     expect(client.callsTo('retryUpload')).to.deep.equal([['u1']]);
     expect(client.callsTo('dismissUpload')).to.deep.equal([['u1']]);
+  });
+
+  it('chat-room - a file over the limit says so in binary units (25 MiB) and offers no pointless Retry', async () => {
+    const { el } = await mount({
+      uploads: [
+        { id: 'u1', name: 'huge.iso', size: 99e6, loaded: 0, state: 'failed', error: { code: 'file_too_large', params: { maxBytes: 25 * 1024 * 1024, name: 'huge.iso' } } },
+      ],
+    });
+    const [item] = deepAll(el, 'chat-room-uploads', '[part="upload"]');
+    expect(item!.querySelector('[role="alert"]')!.textContent).to.equal('huge.iso: file is larger than 25 MiB');
+    expect([...item!.querySelectorAll('button')].map((b) => b.textContent)).to.deep.equal(['Dismiss']);
   });
 
   it('chat-room - banner for offline, reconnecting and back online', async () => {
@@ -197,6 +208,7 @@ describe('chat-room', () => {
     setTimeout(() => client.emit({ type: 'error', code: 'forbidden', messageId: 'm9' }));
     const errorEvent = await oneEvent(document, 'chat-room-error');
     expect(errorEvent.detail).to.deep.equal({ code: 'forbidden', message: 'not allowed here', messageId: 'm9' });
+    expect(el.refusal, 'an error about one message refuses nothing').to.equal(null);
   });
 
   it('chat-room - without relay or conversation it makes no client and says what is missing', async () => {
@@ -239,12 +251,23 @@ describe('chat-room', () => {
     }
   });
 
-  it('chat-room - dark colour scheme changes the palette', async () => {
+  it('chat-room - theme: light by default whatever the system says; dark on request; auto follows the system', async () => {
     const { el } = await mount();
     const light = getComputedStyle(el).backgroundColor;
     await emulateMedia({ colorScheme: 'dark' });
     await settle(el);
-    expect(getComputedStyle(el).backgroundColor).to.not.equal(light);
+    expect(el.theme).to.equal('light');
+    expect(getComputedStyle(el).backgroundColor, 'a light host page keeps a light widget').to.equal(light);
+    el.theme = 'auto';
+    await settle(el);
+    const dark = getComputedStyle(el).backgroundColor;
+    expect(dark).to.not.equal(light);
+    await emulateMedia({ colorScheme: 'light' });
+    await settle(el);
+    expect(getComputedStyle(el).backgroundColor).to.equal(light);
+    el.setAttribute('theme', 'dark');
+    await settle(el);
+    expect(getComputedStyle(el).backgroundColor).to.equal(dark);
   });
 
   it('chat-room - accessible with messages, receipts, uploads, typing and banner (light and dark)', async () => {
@@ -266,7 +289,7 @@ describe('chat-room', () => {
       ],
     });
     await expect(el).to.be.accessible();
-    await emulateMedia({ colorScheme: 'dark' });
+    el.theme = 'dark';
     await settle(el);
     await expect(el).to.be.accessible();
   });

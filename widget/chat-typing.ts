@@ -1,6 +1,7 @@
 import { css, html, LitElement } from 'lit';
 import { SnapshotController } from './controller.js';
 import { typingText } from './format.js';
+import { LocaleController } from './i18n/index.js';
 
 /**
  * "Alice is typing…" under the log. Always takes its line so the log does not jump when
@@ -29,9 +30,10 @@ export class ChatTyping extends LitElement {
   `;
 
   private readonly _snap = new SnapshotController(this);
+  private readonly _l = new LocaleController(this);
 
   override render() {
-    return html`<div part="typing" class="typing">${typingText(this._snap.snapshot?.typing ?? [])}</div>`;
+    return html`<div part="typing" class="typing">${typingText(this._snap.snapshot?.typing ?? [], this._l.locale)}</div>`;
   }
 }
 

@@ -1,10 +1,27 @@
 import { css, html, LitElement, nothing } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
 import { SnapshotController } from './controller.js';
-import { humanSize } from './format.js';
-import { errorText, Labels } from './messages.js';
+import { LocaleController } from './i18n/index.js';
 import { buttons } from './styles.js';
-import type { UploadState } from './client/types.js';
+import type { ChatError, UploadState } from './client/index.js';
+
+/** Upload errors that a second try can fix (the network, a busy relay); a file too large stays too large. */
+export function uploadRetryable(error: ChatError | undefined): boolean {
+  if (!error) return true;
+  switch (error.code) {
+    case 'upload_network':
+    case 'unavailable':
+    case 'internal':
+    case 'rate_limited':
+      return true;
+    case 'upload_refused': {
+      const status = Number(error.params?.['status'] ?? 0);
+      return status === 0 || status === 408 || status === 429 || status >= 500;
+    }
+    default:
+      return false;
+  }
+}
 
 /**
  * Running and failed uploads above the composer: a progress bar with Cancel while the
@@ -61,11 +78,12 @@ export class ChatUploads extends LitElement {
   ];
 
   private readonly _snap = new SnapshotController(this);
+  private readonly _l = new LocaleController(this);
 
   override render() {
     const uploads = (this._snap.snapshot?.uploads ?? []).filter((u) => u.state === 'uploading' || u.state === 'failed');
     if (uploads.length === 0) return nothing;
-    return html`<ul part="uploads" aria-label="Uploads">
+    return html`<ul part="uploads" aria-label=${this._l.t('uploads.label')}>
       ${repeat(
         uploads,
         (u) => u.id,
@@ -76,20 +94,23 @@ export class ChatUploads extends LitElement {
 
   private _renderUpload(u: UploadState) {
     const client = this._snap.client;
-    const percent = u.size > 0 ? Math.floor((u.loaded / u.size) * 100) : 0;
+    const locale = this._l.locale;
+    const name = { name: u.name };
     if (u.state === 'failed') {
       return html`<li part="upload" data-upload-id=${u.id} data-state=${u.state}>
         <span class="name">${u.name}</span>
-        <span class="error" role="alert">${u.error ? errorText(u.error) : Labels.uploadFailed}</span>
-        <button type="button" aria-label="Retry upload of ${u.name}" @click=${() => client?.retryUpload(u.id)}>Retry</button>
-        <button type="button" aria-label="Dismiss upload of ${u.name}" @click=${() => client?.dismissUpload(u.id)}>Dismiss</button>
+        <span class="error" role="alert">${u.error ? locale.error(u.error) : locale.t('upload.failed')}</span>
+        ${uploadRetryable(u.error)
+          ? html`<button type="button" aria-label=${locale.t('upload.retryLabel', name)} @click=${() => client?.retryUpload(u.id)}>${locale.t('upload.retry')}</button>`
+          : nothing}
+        <button type="button" aria-label=${locale.t('upload.dismissLabel', name)} @click=${() => client?.dismissUpload(u.id)}>${locale.t('upload.dismiss')}</button>
       </li>`;
     }
     return html`<li part="upload" data-upload-id=${u.id} data-state=${u.state}>
       <span class="name">${u.name}</span>
-      <progress part="progress" max=${Math.max(u.size, 1)} .value=${u.loaded} aria-label="Uploading ${u.name}"></progress>
-      <span class="figure">${percent}% of ${humanSize(u.size)}</span>
-      <button type="button" aria-label="Cancel upload of ${u.name}" @click=${() => client?.cancelUpload(u.id)}>Cancel</button>
+      <progress part="progress" max=${Math.max(u.size, 1)} .value=${u.loaded} aria-label=${locale.t('upload.uploading', name)}></progress>
+      <span class="figure">${locale.t('upload.progress', { percent: locale.percent(u.size > 0 ? Math.floor((u.loaded / u.size) * 100) / 100 : 0), size: locale.size(u.size) })}</span>
+      <button type="button" aria-label=${locale.t('upload.cancelLabel', name)} @click=${() => client?.cancelUpload(u.id)}>${locale.t('upload.cancel')}</button>
     </li>`;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { ChatComposer } from './chat-composer.js';
 import { ChatConnection } from './chat-connection.js';
+import { ChatMembers } from './chat-members.js';
 import { ChatMessageList } from './chat-message-list.js';
 import { ChatMessageElement } from './chat-message.js';
 import { ChatRoom } from './chat-room.js';
@@ -12,7 +13,7 @@ import { ChatTyping } from './chat-typing.js';
 import { ChatUploads } from './chat-uploads.js';
 import { define } from './define.js';
 
-export { ChatComposer, ChatConnection, ChatMessageElement, ChatMessageList, ChatRoom, ChatTyping, ChatUploads };
+export { ChatComposer, ChatConnection, ChatMembers, ChatMessageElement, ChatMessageList, ChatRoom, ChatTyping, ChatUploads };
 
 /**
  * Registers `<chat-room>` and its inner elements (all prefixed `chat-room-`, so they never
@@ -20,6 +21,7 @@ export { ChatComposer, ChatConnection, ChatMessageElement, ChatMessageList, Chat
  */
 export function defineChatRoomElements(): void {
   define('chat-room-connection', ChatConnection);
+  define('chat-room-members', ChatMembers);
   define('chat-room-message', ChatMessageElement);
   define('chat-room-message-list', ChatMessageList);
   define('chat-room-typing', ChatTyping);

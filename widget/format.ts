@@ -1,50 +1,49 @@
-import type { ChatMessage, User } from './client/types.js';
-import { errorText, Labels } from './messages.js';
+/**
+ * Words and figures built from data (who is typing, sizes, times, statuses) through the
+ * localisation layer: each takes the part's Locale and speaks English without one.
+ */
+import type { ChatMessage, User } from './client/index.js';
+import { english, type Locale } from './i18n/index.js';
+
+const nameOf = (user: User): string => user.name || user.id;
 
 /** "Alice is typing…", "Alice and Bob are typing…", "3 people are typing…"; '' when nobody is. */
-export function typingText(users: readonly User[]): string {
+export function typingText(users: readonly User[], locale: Locale = english): string {
   const [first, second] = users;
   if (!first) return '';
-  if (!second) return `${first.name || first.id} is typing…`;
-  if (users.length === 2) return `${first.name || first.id} and ${second.name || second.id} are typing…`;
-  return `${users.length} people are typing…`;
+  if (!second) return locale.t('typing.one', { name: nameOf(first) });
+  if (users.length === 2) return locale.t('typing.two', { first: nameOf(first), second: nameOf(second) });
+  return locale.t('typing.many', { count: users.length });
 }
 
-const UNITS = ['KB', 'MB', 'GB', 'TB'] as const;
-
-/** 1,536 → "1.5 KB": decimal-free below 10 so short labels stay short. */
-export function humanSize(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  let value = bytes / 1024;
-  let unit: string = UNITS[0];
-  for (let i = 1; i < UNITS.length && value >= 1000; i++) {
-    value /= 1024;
-    unit = UNITS[i]!;
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${unit}`;
+/** 1,536 → "1.5 KiB": binary units, because the relay's limits are powers of two (25 MiB). */
+export function humanSize(bytes: number, locale: Locale = english): string {
+  return locale.size(bytes);
 }
 
-let timeFormat: Intl.DateTimeFormat | undefined;
+/** A message's time in the language's own clock (1:14 PM, 13:14): never forced to two-digit hours. */
+export function timeLabel(ts: number, locale: Locale = english): string {
+  return locale.time(ts);
+}
 
-export function timeLabel(ts: number): string {
-  // One shared formatter: creating one per message dominates rendering long histories.
-  timeFormat ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  return timeFormat.format(ts);
+/** The full date and time, for the tooltip of a message's time. */
+export function fullDateTime(ts: number, locale: Locale = english): string {
+  return locale.dateTime(ts);
 }
 
 /** Words for an own message's status, for tooltips and screen readers. */
-export function statusText(message: ChatMessage): string {
+export function statusText(message: ChatMessage, locale: Locale = english): string {
   switch (message.status) {
     case 'sending':
-      return 'Sending';
+      return locale.t('status.sending');
     case 'sent':
-      return 'Sent';
+      return locale.t('status.sent');
     case 'delivered':
-      return 'Delivered';
+      return locale.t('status.delivered');
     case 'read':
-      return message.readBy?.length ? `Read by ${message.readBy.join(', ')}` : 'Read';
+      return message.readBy?.length ? locale.t('status.readBy', { names: locale.list(message.readBy) }) : locale.t('status.read');
     case 'failed':
-      return message.error ? `${Labels.notSent}: ${errorText(message.error)}` : Labels.notSent;
+      return message.error ? locale.t('status.failed', { reason: locale.error(message.error) }) : locale.t('message.notSent');
     default:
       return '';
   }
