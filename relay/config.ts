@@ -37,8 +37,10 @@ export interface RelayConfig {
   apiKey: string | undefined;
   /** METRICS_TOKEN: GET /metrics needs it as a bearer token; undefined = open. */
   metricsToken: string | undefined;
+  /** v1.1 presence timings (PROTOCOL.md "Presence"), adjustable for tests. */
+  presence: { graceMs: number; heartbeatMs: number; staleMs: number };
   /** WEBHOOK_URL and WEBHOOK_SECRET: both or neither. */
-  webhook: { url: string; secret: string; concurrency: number } | undefined;
+  webhook: { url: string; secret: string; concurrency: number; retryMinMs: number; retryMaxMs: number } | undefined;
 }
 
 const SETTINGS = {
@@ -68,11 +70,16 @@ const SETTINGS = {
   typingExpiryMs: { flag: 'typing-expiry-ms', env: 'TYPING_EXPIRY_MS' },
   widgetBundle: { flag: 'widget-bundle', env: 'WIDGET_BUNDLE' },
   demoDir: { flag: 'demo-dir', env: 'DEMO_DIR' },
+  presenceGraceMs: { flag: 'presence-grace-ms', env: 'PRESENCE_GRACE_MS' },
+  presenceHeartbeatMs: { flag: 'presence-heartbeat-ms', env: 'PRESENCE_HEARTBEAT_MS' },
+  presenceStaleMs: { flag: 'presence-stale-ms', env: 'PRESENCE_STALE_MS' },
   apiKey: { flag: 'api-key', env: 'CHAT_API_KEY' },
   metricsToken: { flag: 'metrics-token', env: 'METRICS_TOKEN' },
   webhookUrl: { flag: 'webhook-url', env: 'WEBHOOK_URL' },
   webhookSecret: { flag: 'webhook-secret', env: 'WEBHOOK_SECRET' },
   webhookConcurrency: { flag: 'webhook-concurrency', env: 'WEBHOOK_CONCURRENCY' },
+  webhookRetryMinMs: { flag: 'webhook-retry-min-ms', env: 'WEBHOOK_RETRY_MIN_MS' },
+  webhookRetryMaxMs: { flag: 'webhook-retry-max-ms', env: 'WEBHOOK_RETRY_MAX_MS' },
 } as const;
 
 export class ConfigError extends Error {
@@ -119,7 +126,11 @@ function checkBearer(name: string, raw: string | undefined): string | undefined 
   return raw;
 }
 
-function checkWebhook(url: string | undefined, secret: string | undefined, concurrency: number): RelayConfig['webhook'] {
+function checkWebhook(
+  url: string | undefined,
+  secret: string | undefined,
+  tuning: { concurrency: number; retryMinMs: number; retryMaxMs: number },
+): RelayConfig['webhook'] {
   if (url === undefined && (secret === undefined || secret === '')) return undefined;
   if (url === undefined) throw new ConfigError('WEBHOOK_SECRET is set without WEBHOOK_URL');
   // Unsigned events would let anyone who finds the receiver's URL post fake ones.
@@ -131,7 +142,14 @@ function checkWebhook(url: string | undefined, secret: string | undefined, concu
     throw new ConfigError(`WEBHOOK_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ConfigError(`WEBHOOK_URL must be an http(s) URL, got ${JSON.stringify(url)}`);
-  return { url: parsed.href, secret, concurrency };
+  if (tuning.retryMaxMs < tuning.retryMinMs) throw new ConfigError('WEBHOOK_RETRY_MAX_MS must not be below WEBHOOK_RETRY_MIN_MS');
+  return { url: parsed.href, secret, ...tuning };
+}
+
+function presenceTimings(graceMs: number, heartbeatMs: number, staleMs: number): RelayConfig['presence'] {
+  // A relay is declared dead only after missing at least one heartbeat and a half.
+  if (staleMs < 2 * heartbeatMs) throw new ConfigError(`PRESENCE_STALE_MS (${staleMs}) must be at least twice PRESENCE_HEARTBEAT_MS (${heartbeatMs})`);
+  return { graceMs, heartbeatMs, staleMs };
 }
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -208,10 +226,19 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     allowUwsFallback: ['1', 'true', 'yes'].includes((get('allowUwsFallback') ?? '').toLowerCase()),
     widgetBundle: get('widgetBundle') ?? new URL('../dist/chat-room.js', rootUrl()).pathname,
     demoDir: get('demoDir') ?? new URL('../demo/', rootUrl()).pathname,
+    presence: presenceTimings(
+      integer('PRESENCE_GRACE_MS', get('presenceGraceMs'), Limits.presenceGraceMs, 0, 600_000),
+      integer('PRESENCE_HEARTBEAT_MS', get('presenceHeartbeatMs'), 5000, 100, 600_000),
+      integer('PRESENCE_STALE_MS', get('presenceStaleMs'), Limits.presenceStaleMs, 200, 3_600_000),
+    ),
     // Read raw (not through get()): set but empty must be refused, not taken for unset.
     apiKey: checkBearer('CHAT_API_KEY', raw('apiKey')),
     metricsToken: checkBearer('METRICS_TOKEN', raw('metricsToken')),
-    webhook: checkWebhook(get('webhookUrl'), raw('webhookSecret'), limit('webhookConcurrency', 8, 1, 256)),
+    webhook: checkWebhook(get('webhookUrl'), raw('webhookSecret'), {
+      concurrency: limit('webhookConcurrency', 8, 1, 256),
+      retryMinMs: limit('webhookRetryMinMs', 1000, 10, 3_600_000),
+      retryMaxMs: limit('webhookRetryMaxMs', 3_600_000, 10, 24 * 3_600_000),
+    }),
   };
 }
 

@@ -20,7 +20,7 @@ describe('ops - configuration of the API, metrics and webhooks', () => {
     );
     assert.equal(config.apiKey, 'flag-key');
     assert.equal(config.metricsToken, 'm');
-    assert.deepEqual(config.webhook, { url: 'http://127.0.0.1:9/hook', secret: 's', concurrency: 3 });
+    assert.deepEqual(config.webhook, { url: 'http://127.0.0.1:9/hook', secret: 's', concurrency: 3, retryMinMs: 1000, retryMaxMs: 3_600_000 });
   });
 
   test('ops config - an empty key or token, a webhook without a secret or with a bad URL are refused', () => {
@@ -33,6 +33,8 @@ describe('ops - configuration of the API, metrics and webhooks', () => {
       [{ WEBHOOK_URL: 'ftp://example.com/', WEBHOOK_SECRET: 's' }, /http\(s\) URL/],
       [{ WEBHOOK_URL: 'not a url', WEBHOOK_SECRET: 's' }, /http\(s\) URL/],
       [{ WEBHOOK_URL: 'http://x/', WEBHOOK_SECRET: 's', WEBHOOK_CONCURRENCY: '0' }, /WEBHOOK_CONCURRENCY/],
+      [{ WEBHOOK_URL: 'http://x/', WEBHOOK_SECRET: 's', WEBHOOK_RETRY_MIN_MS: '5000', WEBHOOK_RETRY_MAX_MS: '1000' }, /WEBHOOK_RETRY_MAX_MS/],
+      [{ PRESENCE_HEARTBEAT_MS: '5000', PRESENCE_STALE_MS: '6000' }, /PRESENCE_STALE_MS/],
     ];
     for (const [env, reason] of refused) {
       assert.throws(() => load(env), (error: unknown) => error instanceof ConfigError && reason.test(error.message), JSON.stringify(env));

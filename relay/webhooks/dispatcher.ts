@@ -59,7 +59,7 @@ export interface WebhookDispatcherOptions {
 export const WEBHOOK_DEFAULTS = {
   concurrency: 8,
   timeoutMs: 5000,
-  leaseMs: 15_000,
+  leaseMs: 10_000,
   pollMs: 250,
   depthEveryMs: 5000,
   backoff: { baseMs: 1000, capMs: 3_600_000 },
