@@ -675,17 +675,25 @@ export function storeConformance(name: string, fixture: StoreFixture): void {
         const conv = freshConv();
         stored(await a.append(input(conv, 'hot')));
         const emoji = ['👍', '🎉', '❤️', '😂'];
-        const users = Array.from({ length: 24 }, (_, i) => ({ id: `u${i}`, name: `U${i}` }));
-        const results = await Promise.all([
-          ...users.map((u, i) => (i % 2 ? a : b).change(changeOf(conv, 'hot', u, react(emoji[i % 4]!)))),
-          ...users.map((u, i) => (i % 2 ? b : a).append(input(conv, `m${i}`, u))),
-        ]);
-        const seqs = results.map((r) => (r.kind === 'stored' ? ('update' in r ? r.update.seq : r.message.seq) : -1)).sort((x, y) => x - y);
-        assert.deepEqual(seqs, Array.from({ length: 48 }, (_, i) => i + 2));
+        const users = Array.from({ length: 48 }, (_, i) => ({ id: `u${i}`, name: `U${i}` }));
+        const seqs: number[] = [];
+        // Rounds of batches racing each other: both stores write the same message at the same time.
+        for (let round = 0; round < 6; round++) {
+          const mine = users.slice(round * 8, round * 8 + 8);
+          const results = await Promise.all([
+            ...mine.map((u, i) => (i % 2 ? a : b).change(changeOf(conv, 'hot', u, react(emoji[i % 4]!)))),
+            ...mine.map((u, i) => (i % 2 ? b : a).append(input(conv, `m${u.id}`, u))),
+          ]);
+          for (const r of results) seqs.push(r.kind === 'stored' ? ('update' in r ? r.update.seq : r.message.seq) : -1);
+        }
+        assert.deepEqual(
+          seqs.sort((x, y) => x - y),
+          Array.from({ length: 96 }, (_, i) => i + 2),
+        );
         const events = await fullLog(b, conv);
         assert.deepEqual(
           events.map((e) => e.seq),
-          Array.from({ length: 49 }, (_, i) => i + 1),
+          Array.from({ length: 97 }, (_, i) => i + 1),
         );
         const hot = (await a.message(conv, 'hot'))!;
         for (const [i, e] of emoji.entries()) {
@@ -724,24 +732,26 @@ export function storeConformance(name: string, fixture: StoreFixture): void {
         const [a, b] = await pair();
         a.enableWebhooks();
         b.enableWebhooks();
-        const convs = Array.from({ length: 12 }, () => freshConv());
+        const convs = Array.from({ length: 24 }, () => freshConv());
         await Promise.all(convs.flatMap((conv, c) => [0, 1, 2].map((i) => ((c + i) % 2 ? a : b).append(input(conv, `m${i}`)))));
-        assert.equal(await b.webhookBacklog(), 36);
+        assert.equal(await b.webhookBacklog(), 72);
         const delivered = new Map<string, number[]>();
         const claimedIds = new Set<string>();
         const now = Date.now();
-        for (let round = 0; claimedIds.size < 36; round++) {
-          assert.ok(round < 100, 'claims make progress');
-          const [ca, cb] = await Promise.all([a.claimWebhooks('A', now, 60_000, 5), b.claimWebhooks('B', now, 60_000, 5)]);
-          for (const [owner, claimed] of [['A', ca], ['B', cb]] as const) {
+        // Six claimers at once (three per store), each taking a few events per round.
+        const claimers = (['A1', 'A2', 'A3', 'B1', 'B2', 'B3'] as const).map((owner) => ({ owner, store: owner.startsWith('A') ? a : b }));
+        for (let round = 0; claimedIds.size < 72; round++) {
+          assert.ok(round < 200, 'claims make progress');
+          const claims = await Promise.all(claimers.map(({ owner, store: s }) => s.claimWebhooks(owner, now, 60_000, 4)));
+          for (const claimed of claims) {
             for (const c of claimed) {
               assert.ok(!claimedIds.has(c.id), `${c.id} claimed twice`);
               claimedIds.add(c.id);
               const data = c.event.data as MessageFrame;
               delivered.set(c.event.conv, [...(delivered.get(c.event.conv) ?? []), data.seq]);
             }
-            await Promise.all(claimed.map((c) => (owner === 'A' ? a : b).completeWebhook(c.id, owner)));
           }
+          await Promise.all(claims.flatMap((claimed, i) => claimed.map((c) => claimers[i]!.store.completeWebhook(c.id, claimers[i]!.owner))));
         }
         for (const conv of convs) assert.deepEqual(delivered.get(conv), [1, 2, 3]);
         assert.equal(await a.webhookBacklog(), 0);

@@ -3,20 +3,26 @@ import { after, before, describe, test } from 'node:test';
 import { startPostgres, type PostgresServer } from '../test/services.js';
 import { storeConformance } from './conformance.js';
 import { PostgresStore } from './postgres.js';
-import { StoreUnavailableError, type AppendInput, type AppendResult } from './types.js';
+import { StoreUnavailableError, type AppendInput, type AppendResult, type Store } from './types.js';
 
 let server: PostgresServer | undefined;
-let url = '';
+const urls = new Map<Store, string>();
+const track = (store: PostgresStore, url: string) => (urls.set(store, url), store);
 
 storeConformance('PostgresStore', {
   async create() {
-    server = await startPostgres({ fast: true });
-    url = await server.createDatabase();
-    return PostgresStore.connect(url);
+    server ??= await startPostgres({ fast: true });
+    const url = await server.createDatabase();
+    return track(await PostgresStore.connect(url), url);
   },
   async reopen(store) {
+    const url = urls.get(store)!;
     await store.close();
-    return PostgresStore.connect(url);
+    return track(await PostgresStore.connect(url), url);
+  },
+  async share(store) {
+    const url = urls.get(store)!;
+    return track(await PostgresStore.connect(url), url);
   },
   // The server is shared with the tests below and disposed by them.
 });
@@ -40,7 +46,7 @@ describe('PostgresStore - several instances over one database', () => {
     assert.equal(epochs.size, 1);
     assert.deepEqual(
       stores.map((s) => s.schemaVersion),
-      stores.map(() => 1),
+      stores.map(() => 2),
     );
     await Promise.all(stores.map((s) => s.close()));
     const again = await PostgresStore.connect(db);
@@ -89,20 +95,26 @@ describe('PostgresStore - several instances over one database', () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
-  test('append - group commit: the appends of one event-loop turn go to the server as one statement', async () => {
-    const store = await PostgresStore.connect(await pg.createDatabase());
+  test('append - group commit: the appends and changes of one event-loop turn go to the server as one statement, in call order', async () => {
+    const sizes: number[] = [];
+    const store = await PostgresStore.connect(await pg.createDatabase(), { onBatch: (size) => sizes.push(size) });
     const batches: number[] = [];
-    const original = store.appendBatch.bind(store);
-    store.appendBatch = (batch) => {
+    const original = store.writeBatch.bind(store);
+    store.writeBatch = (batch) => {
       batches.push(batch.length);
       return original(batch);
     };
-    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => store.append(input('g', `m${i}`))));
+    const appends = Array.from({ length: 500 }, (_, i) => store.append(input('g', `m${i}`)));
+    const edit = store.change({ conv: 'g', id: 'm0', by: alice, authority: 'member', change: { kind: 'edit', text: 'fixed' }, ts: 1 });
+    const results = await Promise.all(appends);
     assert.deepEqual(
       results.map(seqOf),
       Array.from({ length: 500 }, (_, i) => i + 1),
     );
-    assert.deepEqual(batches, [500]);
+    const edited = await edit;
+    assert.equal(edited.kind === 'stored' && edited.update.seq, 501);
+    assert.deepEqual(batches, [501]);
+    assert.deepEqual(sizes, [501]);
     await store.close();
   });
 
@@ -112,7 +124,7 @@ describe('PostgresStore - several instances over one database', () => {
     await a.addMember('c', bob);
     for (let i = 0; i < 50; i++) await a.append(input('c', `m${i}`));
     await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 2 ? a : b).setCursor('c', 'bob', { delivered: i + 1, read: i })));
-    assert.deepEqual(await b.members('c'), [{ id: 'bob', name: 'Bob', delivered: 50, read: 49 }]);
+    assert.deepEqual(await b.members('c'), [{ id: 'bob', name: 'Bob', delivered: 50, read: 49, since: 0 }]);
     await Promise.all([a.close(), b.close()]);
   });
 
