@@ -43,7 +43,7 @@ async function storedMessages(relay: RelayProcess, conv: string): Promise<Array<
   reader.send({ type: 'history', conv, after: 0, limit: 200, ref });
   const reply = await reader.next((f) => f.type === 'history' && f.ref === ref);
   if (reply.type !== 'history') throw new Error('no history');
-  return reply.messages.map((m) => ({ seq: m.seq, id: m.id, text: m.text }));
+  return reply.messages.map((m) => ({ seq: m.seq, id: m.id, text: m.type === 'msg' ? m.text : undefined }));
 }
 
 afterEach(() => {
@@ -128,7 +128,7 @@ describe('client against a relay', () => {
     assert.equal(offline.snapshot.connection, 'offline');
     const lostAck = offline.send('stored, but the ack was lost');
     const unsent = offline.send('never sent');
-    await waitUntil(() => (storage.find('chat-room:outbox:') as unknown[] | undefined)?.length === 2, 'outbox saved');
+    await waitUntil(() => (storage.outbox() as unknown[] | undefined)?.length === 2, 'outbox saved');
     offline.dispose();
 
     // The relay already has the first one (as if the ack had been lost with the connection).
@@ -145,7 +145,7 @@ describe('client against a relay', () => {
     assert.deepEqual(done.messages.map((m) => m.id), [lostAck.id, unsent.id]);
     const stored = await storedMessages(relay, conv);
     assert.deepEqual(stored.map((m) => m.id), [lostAck.id, unsent.id], 'each stored exactly once');
-    await waitUntil(() => storage.find('chat-room:outbox:') === undefined, 'outbox emptied in storage');
+    await waitUntil(() => storage.outbox() === undefined, 'outbox emptied in storage');
   });
 
   test('client - a gap in the live stream is filled from history', async () => {
@@ -329,7 +329,7 @@ describe('client across relay restarts', () => {
       await waitFor(alice, (s) => s.connection !== 'open', 'noticed the relay is gone');
       const ids = [1, 2, 3, 4, 5].map((i) => alice.send(`offline ${i}`).id);
       assert.ok(alice.snapshot.messages.every((m) => m.status === 'sending'));
-      await waitUntil(() => ((storage as MemoryStorage).find('chat-room:outbox:') as unknown[] | undefined)?.length === 5, 'outbox saved');
+      await waitUntil(() => ((storage as MemoryStorage).outbox() as unknown[] | undefined)?.length === 5, 'outbox saved');
       // The same store comes back.
       back = await startRelay({ dataDir: down.dataDir, port: spare });
       const done = await waitFor(alice, (s) => s.messages.length === 5 && s.messages.every((m) => m.status === 'sent'), 'all sent');

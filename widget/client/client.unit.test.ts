@@ -97,7 +97,7 @@ describe('client rules', () => {
     const { socket, join } = connect();
     const ids = Array.from({ length: 30 }, (_, i) => client.send(`hello ${i}`).id);
     await settle();
-    assert.equal((storage.find('chat-room:outbox:') as unknown[]).length, 30);
+    assert.equal((storage.outbox() as unknown[]).length, 30);
     assert.deepEqual(sent(socket, 'send'), [], 'nothing before joined');
     joined(socket, join, 0);
     assert.deepEqual(sent(socket, 'send').map((f) => f.id), ids.slice(0, 20));

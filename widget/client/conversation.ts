@@ -15,6 +15,7 @@ import {
   type FileRef,
   type HistoryReplyFrame,
   type JoinedFrame,
+  type LogEvent,
   type Member,
   type MessageFrame,
   type SendFrame,
@@ -88,8 +89,8 @@ export interface SessionPort {
   authHeaders(): Record<string, string>;
   /** The conversation's snapshot changed (the session recounts unread messages). */
   changed(): void;
-  /** The conversation was disposed. */
-  release(conversation: Conversation): void;
+  /** The conversation was disposed; `joined`: it had joined (or asked to) on the connection, so it leaves. */
+  release(conversation: Conversation, joined: boolean): void;
 }
 
 export const ClientDefaults = {
@@ -228,7 +229,7 @@ export class Conversation implements ChatClient {
       send: (after, limit, ref) => this._port.send({ type: 'history', conv: this._conv, after, limit, ref }),
       fill: (messages) => {
         const before = this._timeline.last;
-        const accepted = this._timeline.push(messages);
+        const accepted = this._timeline.push(messages.filter(isMessage));
         if (accepted.length > 0) this._accept(accepted);
         return this._timeline.last !== before;
       },
@@ -277,6 +278,7 @@ export class Conversation implements ChatClient {
     // Receipts the user already earned go out while the socket is still there.
     this._receipts.flush();
     this._disposed = true;
+    const joined = this._join !== JoinPhase.idle;
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
@@ -287,7 +289,7 @@ export class Conversation implements ChatClient {
     this._stopWatchingPageHide();
     this._listeners.clear();
     this._eventListeners.clear();
-    this._port.release(this);
+    this._port.release(this, joined);
   }
 
   get disposed(): boolean {
@@ -583,7 +585,7 @@ export class Conversation implements ChatClient {
         return;
       case 'history':
         // A page nobody waits for any more (timed out) still holds messages: keep what continues the run.
-        if (!this._requests.reply(frame.ref, frame)) this._accept(this._timeline.push(frame.messages));
+        if (!this._requests.reply(frame.ref, frame)) this._accept(this._timeline.push(frame.messages.filter(isMessage)));
         return;
       case 'typing':
         if (frame.user !== this._selfId) this._typingWatcher.set(frame.user, frame.active);
@@ -694,7 +696,7 @@ export class Conversation implements ChatClient {
 
   private _olderSettled(result: Settled<Reply>): void {
     if (result.kind === 'reply' && result.reply.type === 'history') {
-      this._timeline.prepend(result.reply.messages);
+      this._timeline.prepend(result.reply.messages.filter(isMessage));
       this._scheduleCache();
     }
     if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code });
@@ -856,6 +858,8 @@ export class Conversation implements ChatClient {
     return this._port.ref();
   }
 }
+
+const isMessage = (event: LogEvent): event is MessageFrame => event.type === 'msg';
 
 function sameStatus(view: ChatMessage, derived: { status: string; readBy: string[] } | undefined): boolean {
   if (!derived) return view.status === undefined;

@@ -12,7 +12,16 @@ function setup(storage = new MemoryStorage(), clock = new FakeClock(), window = 
 
 const entry = (n: number): OutboxEntry => ({ id: `m${n}`, conv: 'c1', text: `hello ${n}`, ts: 1000 + n });
 const ids = (entries: readonly OutboxEntry[]) => entries.map((e) => e.id);
-const stored = (storage: MemoryStorage) => ids((storage.data.get(KEY) as OutboxEntry[] | undefined) ?? []);
+const stored = (storage: MemoryStorage) => (storage.outbox(`${KEY}|`) ?? []).map((e) => e.id);
+
+/** A storage without `keys()` (a custom one): the outbox keeps the array format. */
+class ArrayStorage extends MemoryStorage {
+  declare keys: never;
+  constructor() {
+    super();
+    Object.defineProperty(this, 'keys', { value: undefined });
+  }
+}
 
 describe('outbox', () => {
   test('outbox - an entry is in storage before it is handed out to send', async () => {
@@ -61,7 +70,7 @@ describe('outbox', () => {
     assert.deepEqual(stored(storage), ['m2']);
     outbox.ack('m2');
     await outbox.settled();
-    assert.equal(storage.data.has(KEY), false);
+    assert.equal(storage.data.size, 0);
   });
 
   test('outbox - at most `window` sends are unacked at once, in order', async () => {
@@ -132,8 +141,54 @@ describe('outbox', () => {
   test('outbox - garbage in storage is ignored, not trusted', async () => {
     const storage = new MemoryStorage();
     storage.data.set(KEY, [{ id: 'bad id with spaces', conv: 'c1', ts: 1 }]);
+    storage.data.set(`${KEY}|x`, { entry: { id: 'x', conv: 'c1', ts: 'no' }, n: 0 });
+    storage.data.set(`${KEY}|y`, { entry: { id: 'not-y', conv: 'c1', ts: 1 }, n: 0 });
     const outbox = new Outbox({ storage, key: KEY, clock: new FakeClock() });
     await outbox.load();
     assert.equal(outbox.size, 0);
+  });
+
+  test('outbox - two tabs writing the shared storage at once lose none of each other’s entries', async () => {
+    const storage = new MemoryStorage();
+    const clock = new FakeClock();
+    const tabA = new Outbox({ storage, key: KEY, clock });
+    const tabB = new Outbox({ storage, key: KEY, clock });
+    await Promise.all([tabA.load(), tabB.load()]);
+    // Interleaved: each write of one tab lands between writes of the other.
+    await Promise.all([tabA.add(entry(1)), tabB.add(entry(2)), tabA.add(entry(3)), tabB.add(entry(4))]);
+    tabA.ack('m1');
+    await Promise.all([tabA.settled(), tabB.settled()]);
+    assert.deepEqual(stored(storage), ['m2', 'm3', 'm4']);
+    const reloaded = new Outbox({ storage, key: KEY, clock });
+    await reloaded.load();
+    assert.deepEqual(ids(reloaded.entries), ['m2', 'm3', 'm4']);
+  });
+
+  test('outbox - an outbox of an earlier version (one array) is loaded and moved to one key per entry', async () => {
+    const storage = new MemoryStorage();
+    storage.data.set(KEY, [entry(1), { ...entry(2), error: 'refused by an old relay' }]);
+    const outbox = new Outbox({ storage, key: KEY, clock: new FakeClock() });
+    await outbox.load();
+    assert.deepEqual(ids(outbox.entries), ['m1', 'm2']);
+    assert.deepEqual(outbox.entries[1]?.error, { code: 'internal' });
+    assert.equal(storage.data.has(KEY), false, 'the array is gone');
+    assert.deepEqual(stored(storage), ['m1', 'm2']);
+    await outbox.add(entry(3));
+    const reloaded = new Outbox({ storage, key: KEY, clock: new FakeClock() });
+    await reloaded.load();
+    assert.deepEqual(ids(reloaded.entries), ['m1', 'm2', 'm3']);
+  });
+
+  test('outbox - a storage without keys() keeps the array format', async () => {
+    const storage = new ArrayStorage();
+    const clock = new FakeClock();
+    const outbox = new Outbox({ storage, key: KEY, clock });
+    for (const n of [1, 2]) await outbox.add(entry(n));
+    assert.deepEqual(ids(storage.data.get(KEY) as OutboxEntry[]), ['m1', 'm2']);
+    outbox.ack('m1');
+    await outbox.settled();
+    const reloaded = new Outbox({ storage, key: KEY, clock });
+    await reloaded.load();
+    assert.deepEqual(ids(reloaded.entries), ['m2']);
   });
 });

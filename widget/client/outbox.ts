@@ -3,6 +3,15 @@
  * BEFORE its first send, so a message typed offline or lost with a crashed tab is sent on
  * the next visit; it is resent with the same id (the relay deduplicates by id) until the
  * relay acks it. Sending itself is the client's job: the outbox decides what may go next.
+ *
+ * Storage: ONE KEY PER ENTRY (`<outbox key>|<entry id>`), listed with `keys()`. The tabs of a
+ * browser share the outbox's storage, and an outbox stored as one array under one key lost
+ * entries whenever two tabs wrote it at once (each wrote its own copy of the array). With a
+ * key per entry a tab only ever writes or removes its own entries' keys, so no write can undo
+ * another tab's. (Routing every write through the leader tab was the alternative; it would
+ * make saving a message depend on another tab answering, and the entry must be stored before
+ * it is sent.) Outboxes of earlier versions (the array under the outbox key itself) are moved
+ * to per-entry keys on load. A storage without `keys()` keeps the array format.
  */
 import * as v from 'valibot';
 import { FileRef, Id } from '../../protocol/index.js';
@@ -27,6 +36,8 @@ const StoredEntry = v.object({
 });
 export type OutboxEntry = v.InferOutput<typeof StoredEntry>;
 const StoredOutbox = v.array(StoredEntry);
+/** A per-entry record: the entry and its place among the entries written in the same millisecond. */
+const StoredRecord = v.object({ entry: StoredEntry, n: v.number() });
 
 /**
  * Where an entry is in its life: being written to storage; queued to send; sent and
@@ -46,6 +57,8 @@ interface Slot {
   flow: Flow;
   attempts: number;
   retryAt: number;
+  /** Its place among entries of the same millisecond, in storage. */
+  n: number;
 }
 
 export interface OutboxOptions {
@@ -65,6 +78,7 @@ export class Outbox {
   private readonly _window: number;
   private _writing: Promise<void> = Promise.resolve();
   private _nextWrite: Promise<void> | null = null;
+  private _added = 0;
 
   constructor(options: OutboxOptions) {
     this._o = options;
@@ -88,28 +102,56 @@ export class Outbox {
     return this._slot(id)?.flow;
   }
 
-  /** Reads what earlier visits left behind; those come before anything added since construction. */
+  /** Reads what earlier visits (and other tabs) left behind; those come before anything added since construction. */
   async load(): Promise<void> {
-    let stored: unknown;
+    let found: OutboxEntry[];
     try {
-      stored = await this._o.storage.getItem<unknown>(this._o.key);
+      found = this._perEntry ? await this._loadEntries() : await this._loadArray();
     } catch (error) {
       this._o.onStorageError?.(error);
       return;
     }
-    const parsed = v.safeParse(StoredOutbox, stored ?? []);
-    if (!parsed.success) return;
-    const loaded = parsed.output
+    const loaded = found
       .filter((entry) => !this.has(entry.id))
-      .map((entry): Slot => ({ entry, flow: entry.error ? Flow.failed : Flow.queued, attempts: 0, retryAt: 0 }));
+      .map((entry, n): Slot => ({ entry, flow: entry.error ? Flow.failed : Flow.queued, attempts: 0, retryAt: 0, n }));
     this._slots.unshift(...loaded);
+  }
+
+  /** The array format: every entry under the outbox key (a storage without `keys()`, or an earlier version's outbox). */
+  private async _loadArray(): Promise<OutboxEntry[]> {
+    const parsed = v.safeParse(StoredOutbox, (await this._o.storage.getItem<unknown>(this._o.key)) ?? []);
+    return parsed.success ? parsed.output : [];
+  }
+
+  private async _loadEntries(): Promise<OutboxEntry[]> {
+    const storage = this._o.storage;
+    const prefix = this._entryPrefix;
+    const keys = (await storage.keys!()).filter((key) => key.startsWith(prefix));
+    const records: Array<v.InferOutput<typeof StoredRecord>> = [];
+    for (const key of keys) {
+      const parsed = v.safeParse(StoredRecord, await storage.getItem<unknown>(key));
+      // Garbage is not trusted (nor sent), and left alone: it is not this version's to delete.
+      if (parsed.success && key === this._keyOf(parsed.output.entry.id)) records.push(parsed.output);
+    }
+    records.sort((a, b) => a.entry.ts - b.entry.ts || a.n - b.n);
+    const entries = records.map((r) => r.entry);
+    // An earlier version's outbox: each entry moves to its own key, then the array goes.
+    const legacy = await this._loadArray();
+    if (legacy.length > 0) {
+      const held = new Set(entries.map((e) => e.id));
+      const moved = legacy.filter((entry) => !held.has(entry.id));
+      for (const [i, entry] of moved.entries()) await storage.setItem(this._keyOf(entry.id), { entry, n: i });
+      await storage.removeItem(this._o.key);
+      entries.unshift(...moved);
+    }
+    return entries;
   }
 
   /** Adds a message; resolves once it is in storage, and only then is it handed out to send. */
   async add(entry: OutboxEntry): Promise<void> {
-    const slot: Slot = { entry, flow: entry.error ? Flow.failed : Flow.persisting, attempts: 0, retryAt: 0 };
+    const slot: Slot = { entry, flow: entry.error ? Flow.failed : Flow.persisting, attempts: 0, retryAt: 0, n: this._added++ };
     this._slots.push(slot);
-    await this._save();
+    await this._save(slot.entry.id);
     if (slot.flow === Flow.persisting) this._setFlow(slot, Flow.queued);
   }
 
@@ -145,7 +187,7 @@ export class Outbox {
     const index = this._slots.findIndex((s) => s.entry.id === id);
     if (index < 0) return undefined;
     const [slot] = this._slots.splice(index, 1);
-    void this._save();
+    void this._save(id);
     return slot!.entry;
   }
 
@@ -163,7 +205,7 @@ export class Outbox {
     if (!slot) return;
     slot.entry = { ...slot.entry, error };
     this._setFlow(slot, Flow.failed);
-    void this._save();
+    void this._save(id);
   }
 
   /** The user asked to send a failed message again (same id). */
@@ -174,7 +216,7 @@ export class Outbox {
     slot.entry = entry;
     slot.attempts = 0;
     this._setFlow(slot, Flow.queued);
-    void this._save();
+    void this._save(id);
     return true;
   }
 
@@ -182,7 +224,7 @@ export class Outbox {
     const index = this._slots.findIndex((s) => s.entry.id === id);
     if (index < 0) return false;
     this._slots.splice(index, 1);
-    void this._save();
+    void this._save(id);
     return true;
   }
 
@@ -216,8 +258,41 @@ export class Outbox {
     slot.flow = flow;
   }
 
-  /** Writes are serialized and coalesced: changes made while one write runs share the next. */
-  private _save(): Promise<void> {
+  private get _perEntry(): boolean {
+    return typeof this._o.storage.keys === 'function';
+  }
+
+  private get _entryPrefix(): string {
+    return `${this._o.key}|`;
+  }
+
+  private _keyOf(id: string): string {
+    return `${this._entryPrefix}${encodeURIComponent(id)}`;
+  }
+
+  /**
+   * Stores entry `id` as it is now (removes it when it is gone). Writes are serialized, so a
+   * removal never lands before the write it follows. In the array format, changes made while
+   * one write runs share the next.
+   */
+  private _save(id: string): Promise<void> {
+    if (!this._perEntry) return this._saveArray();
+    const storage = this._o.storage;
+    const key = this._keyOf(id);
+    const write = this._writing.then(async () => {
+      const slot = this._slot(id);
+      try {
+        if (slot) await storage.setItem(key, { entry: slot.entry, n: slot.n });
+        else await storage.removeItem(key);
+      } catch (error) {
+        this._o.onStorageError?.(error);
+      }
+    });
+    this._writing = write;
+    return write;
+  }
+
+  private _saveArray(): Promise<void> {
     if (this._nextWrite) return this._nextWrite;
     const write = this._writing.then(async () => {
       this._nextWrite = null;

@@ -13,13 +13,13 @@ export interface NetworkSignal {
 }
 
 interface EventTargetLike {
-  addEventListener?: (type: string, fn: () => void) => void;
-  removeEventListener?: (type: string, fn: () => void) => void;
+  addEventListener?: (type: string, fn: (event?: { persisted?: boolean }) => void) => void;
+  removeEventListener?: (type: string, fn: (event?: { persisted?: boolean }) => void) => void;
 }
 
 const target = globalThis as EventTargetLike;
 
-function listen(type: string, fn: () => void): () => void {
+function listen(type: string, fn: (event?: { persisted?: boolean }) => void): () => void {
   if (typeof target.addEventListener !== 'function') return () => {};
   target.addEventListener(type, fn);
   return () => target.removeEventListener?.(type, fn);
@@ -72,6 +72,11 @@ export interface TabPlatform {
    * (or the tab goes away).
    */
   lock(name: string, signal: AbortSignal, granted: () => void): void;
+  /**
+   * Calls `hide` when the tab is going away or into the back/forward cache (`pagehide`) and
+   * `show` when it comes back from there; returns the unsubscribe function.
+   */
+  watchPage?(hide: () => void, show: () => void): () => void;
 }
 
 interface LocksLike {
@@ -98,6 +103,10 @@ export function browserTabs(): TabPlatform | null {
         })
         // An abort while still waiting rejects the request: nothing to do.
         .catch(() => {});
+    },
+    watchPage(hide, show) {
+      const off = [listen('pagehide', hide), listen('pageshow', (event?: { persisted?: boolean }) => event?.persisted === true && show())];
+      return () => off.forEach((f) => f());
     },
   };
 }

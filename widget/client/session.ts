@@ -5,14 +5,23 @@
  * the WebSocket and relays every frame over a BroadcastChannel, the others send through it.
  * When the leader's tab goes away its lock is released and the next tab takes over.
  *
+ * Takeover: the leader says `bye` on `pagehide`, so the other tabs stop sending into a tab
+ * that is going away; a leader that dies without a word is noticed when the next one
+ * announces `connecting`. Either way every view drops what it had in flight (its requests
+ * settle as dropped, its outbox puts unacked entries back in the queue) and sends it again
+ * (same ids: the relay deduplicates) right after it has joined on the new leader's socket
+ * with `join after`. Joins of all tabs go out one at a time per conversation
+ * (socket-gate.ts): the relay leaves a join that a later one overtook unanswered.
+ *
  *   link:   solo (own socket, no tab sharing) | leader (own socket, shared) | follower (the leader's)
  */
 import { PROTOCOL_VERSION, type ClientFrame, type HelloFrame, type ServerFrame, type WelcomeFrame } from '../../protocol/index.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type SocketFactory } from './connection.js';
-import { Conversation, type ClientInternals, type SessionPort } from './conversation.js';
+import { ClientDefaults, Conversation, type ClientInternals, type SessionPort } from './conversation.js';
 import { ClientErrorCode } from './errors.js';
 import { browserTabs, newId, type ChannelLike, type TabPlatform } from './platform.js';
+import { SocketGate } from './socket-gate.js';
 import { defaultStorage, storageUser } from './storage.js';
 import type {
   ChatClient,
@@ -63,7 +72,11 @@ type TabMessage =
   | { k: 'frame'; frame: ServerFrame }
   | { k: 'send'; frame: ClientFrame }
   | { k: 'token'; token: string }
-  | { k: 'hi' };
+  | { k: 'hi' }
+  /** The leader's tab is going away (pagehide, dispose): stop sending through it until the next leader announces itself. */
+  | { k: 'bye' }
+  /** A follower's tab is going away: its views leave the conversations no other view holds. */
+  | { k: 'gone'; tab: string };
 
 export class Session implements ChatSession {
   private readonly _o: ChatSessionOptions;
@@ -80,6 +93,9 @@ export class Session implements ChatSession {
   private _ready: Promise<void> | null = null;
   private _role: SessionRole = 'solo';
   private _connection: Connection | null = null;
+  /** Joins one at a time per conversation, `leave` only by the last view (while this tab owns the socket). */
+  private _gate: SocketGate | null = null;
+  private _stopWatchingPage: () => void = () => {};
   private _channel: ChannelLike | null = null;
   private readonly _lockAbort = new AbortController();
   private _state: ConnectionState = 'idle';
@@ -152,6 +168,7 @@ export class Session implements ChatSession {
       if (this._disposed) return;
       const tabs = this._x.tabs === undefined ? browserTabs() : this._x.tabs;
       if (!tabs) return this._lead(null);
+      this._stopWatchingPage = tabs.watchPage?.(() => this._pageHidden(), () => this._pageShown()) ?? (() => {});
       this._follow(tabs);
     });
   }
@@ -169,7 +186,8 @@ export class Session implements ChatSession {
     this._disposed = true;
     for (const conversation of [...this._conversations]) conversation.dispose();
     this._clock.clearTimeout(this._renewTimer);
-    if (this._role === 'leader') this._post({ k: 'state', state: 'reconnecting', welcome: null, url: this._url });
+    this._stopWatchingPage();
+    this._pageHidden();
     this._connection?.stop();
     this._lockAbort.abort();
     if (this._channel) {
@@ -246,6 +264,11 @@ export class Session implements ChatSession {
   private _lead(channel: ChannelLike | null): void {
     if (this._disposed) return;
     this._role = channel ? 'leader' : 'solo';
+    this._gate = new SocketGate({
+      clock: this._clock,
+      send: (frame) => this._connection?.send(frame) ?? false,
+      holdMs: (this._x.requestTimeoutMs ?? ClientDefaults.requestTimeoutMs) / 2,
+    });
     this._connection = new Connection({
       urls: this._o.relay,
       WebSocket: this._WebSocket,
@@ -260,6 +283,7 @@ export class Session implements ChatSession {
       handlers: {
         onState: (state) => {
           this._url = this._connection?.url ?? this._url;
+          if (state !== 'open') this._gate?.reset();
           this._setState(state, state === 'open' ? this._welcome : null);
           this._announce();
         },
@@ -271,6 +295,7 @@ export class Session implements ChatSession {
         onFrame: (frame) => {
           this._post({ k: 'frame', frame });
           this._route(frame);
+          this._gate?.received(frame);
         },
         onFatal: (code) => {
           this._emit({ type: 'error', code });
@@ -300,19 +325,39 @@ export class Session implements ChatSession {
   private _onTabMessage(message: TabMessage): void {
     if (this._disposed) return;
     if (this._role === 'leader') {
-      if (message.k === 'send') this._connection?.send(message.frame);
+      // Lost when the socket is not open: the follower hears of that and sends it again after its next join.
+      if (message.k === 'send') this._gate?.send(message.frame);
       else if (message.k === 'hi') this._announce();
       else if (message.k === 'token') this.setToken(message.token);
+      else if (message.k === 'gone') this._gate?.tabGone(message.tab);
       return;
     }
     if (this._role !== 'follower') return;
-    if (message.k === 'state') {
+    if (message.k === 'bye') {
+      // Whatever was posted to the leader since may be lost: every view re-sends after joining on the next leader's socket.
+      this._setState('reconnecting', null);
+    } else if (message.k === 'state') {
       this._url = message.url;
       this._setState(message.state, message.welcome);
       if (message.state === 'open' && message.welcome) this._welcomed(message.welcome);
     } else if (message.k === 'frame') {
       if (message.frame.type === 'welcome') this._welcomed(message.frame);
       else this._route(message.frame);
+    }
+  }
+
+  /** The tab is going away (or the session is disposed): the other tabs must not count on it any more. */
+  private _pageHidden(): void {
+    if (this._role === 'leader') this._post({ k: 'bye' });
+    else if (this._role === 'follower') this._post({ k: 'gone', tab: this._tabPrefix });
+  }
+
+  /** Back from the back/forward cache: a leader tells where it stands; a follower asks (it said it was gone). */
+  private _pageShown(): void {
+    if (this._role === 'leader') this._announce();
+    else if (this._role === 'follower') {
+      this._setState('reconnecting', null);
+      this._post({ k: 'hi' });
     }
   }
 
@@ -335,7 +380,7 @@ export class Session implements ChatSession {
       this._post({ k: 'send', frame });
       return true;
     }
-    return this._connection?.send(frame) ?? false;
+    return this._gate?.send(frame) ?? false;
   }
 
   // ------------------------------------------------------------------ state and frames
@@ -421,8 +466,10 @@ export class Session implements ChatSession {
       httpBase: () => httpBaseOf(this._url),
       authHeaders: (): Record<string, string> => (this._token ? { Authorization: `Bearer ${this._token}` } : { 'X-Chat-User': this._o.user ?? '' }),
       changed: () => this._invalidate(),
-      release: (conversation) => {
+      release: (conversation, joined) => {
         this._conversations.delete(conversation);
+        // Only this view leaves: the gate keeps the conversation joined while other views (of any tab) hold it.
+        if (joined && !this._disposed) this._send({ type: 'leave', conv: conversation.id, ref: this._ref(key) });
         if (this._x.disposeWhenEmpty && this._conversations.size === 0) this.dispose();
         else this._invalidate();
       },

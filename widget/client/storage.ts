@@ -21,6 +21,7 @@ export function defaultStorage(): KeyValueStorage {
     getItem: async <T>(key: string) => (await load()).getItem<T>(key),
     setItem: async <T>(key: string, value: T) => (await load()).setItem<T>(key, value),
     removeItem: async (key: string) => (await load()).removeItem(key),
+    keys: async () => (await load()).keys!(),
   };
 }
 

@@ -129,6 +129,11 @@ export interface KeyValueStorage {
   getItem<T>(key: string): Promise<T | null>;
   setItem<T>(key: string, value: T): Promise<T>;
   removeItem(key: string): Promise<void>;
+  /**
+   * Every key held. With it the outbox stores one key per message, so tabs sharing the storage
+   * never overwrite each other's entries; without it the outbox is one array under one key.
+   */
+  keys?(): Promise<string[]>;
 }
 
 export type ChatClientEvent =

@@ -25,6 +25,19 @@ export class MemoryStorage implements KeyValueStorage {
     this.data.delete(key);
   }
 
+  async keys(): Promise<string[]> {
+    return [...this.data.keys()];
+  }
+
+  /** The outbox's entries (per-entry keys under `prefix`, in the order they were written), or undefined when there are none. */
+  outbox(prefix = 'chat-room:outbox:'): Array<{ id: string; [key: string]: unknown }> | undefined {
+    const records = [...this.data.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([, value]) => value as { entry: { id: string; ts: number }; n: number })
+      .sort((a, b) => a.entry.ts - b.entry.ts || a.n - b.n);
+    return records.length === 0 ? undefined : records.map((r) => r.entry);
+  }
+
   /** The value under the only key that starts with `prefix` (keys embed relay, user and conversation). */
   find(prefix: string): unknown {
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix));
