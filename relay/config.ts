@@ -235,7 +235,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     apiKey: checkBearer('CHAT_API_KEY', raw('apiKey')),
     metricsToken: checkBearer('METRICS_TOKEN', raw('metricsToken')),
     webhook: checkWebhook(get('webhookUrl'), raw('webhookSecret'), {
-      concurrency: limit('webhookConcurrency', 8, 1, 256),
+      concurrency: limit('webhookConcurrency', 16, 1, 256),
       retryMinMs: limit('webhookRetryMinMs', 1000, 10, 3_600_000),
       retryMaxMs: limit('webhookRetryMaxMs', 3_600_000, 10, 24 * 3_600_000),
     }),

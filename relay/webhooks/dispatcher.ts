@@ -57,7 +57,7 @@ export interface WebhookDispatcherOptions {
 }
 
 export const WEBHOOK_DEFAULTS = {
-  concurrency: 8,
+  concurrency: 16,
   timeoutMs: 5000,
   leaseMs: 10_000,
   pollMs: 250,
