@@ -1,4 +1,4 @@
-import type { Bus, BusEvent, BusHandlers } from './types.js';
+import type { Bus, BusEvent, BusHandlers, ClusterEvent } from './types.js';
 
 /** In-process bus for a single relay: an event goes straight back to this instance's hub. */
 export class LocalBus implements Bus {
@@ -16,6 +16,10 @@ export class LocalBus implements Bus {
 
   publish(conv: string, event: BusEvent): void {
     if (this._subscribed.has(conv)) this._handlers.onEvent(conv, event);
+  }
+
+  broadcast(event: ClusterEvent): void {
+    this._handlers.onBroadcast(event);
   }
 
   async close(): Promise<void> {

@@ -6,18 +6,26 @@ import * as v from 'valibot';
 import type { Logger } from '../hub/index.js';
 import { startNats, type NatsServer } from '../test/services.js';
 import { conversationSubject, NatsBus, parseNatsUrl } from './nats.js';
-import type { BusEvent, BusHandlers } from './types.js';
+import type { BusEvent, BusHandlers, ClusterEvent } from './types.js';
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 class Recorder implements BusHandlers {
   readonly events: Array<{ conv: string; event: BusEvent }> = [];
   readonly gaps: string[][] = [];
+  readonly broadcasts: ClusterEvent[] = [];
+  reconnects = 0;
   onEvent(conv: string, event: BusEvent): void {
     this.events.push({ conv, event });
   }
   onGap(convs: readonly string[]): void {
     this.gaps.push([...convs]);
+  }
+  onBroadcast(event: ClusterEvent): void {
+    this.broadcasts.push(event);
+  }
+  onReconnect(): void {
+    this.reconnects++;
   }
 }
 
@@ -86,6 +94,25 @@ describe('NatsBus', () => {
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
+  test('broadcast - a cluster event reaches every instance, whatever it subscribed, the sender included', async () => {
+    const [ra, rb, rc] = [new Recorder(), new Recorder(), new Recorder()];
+    const [a, b, c] = await Promise.all([NatsBus.connect(nats.url, ra, quiet), NatsBus.connect(nats.url, rb, quiet), NatsBus.connect(nats.url, rc, quiet)]);
+    await b.subscribe('room');
+    a.broadcast({ kind: 'presence-query', relay: 'a' });
+    c.broadcast({ kind: 'presence', relay: 'c', changes: [{ conv: 'room', user: 'u', online: true, ts: 1 }] });
+    for (const r of [ra, rb, rc]) await until(() => r.broadcasts.length === 2, 'both broadcasts everywhere');
+    for (const r of [ra, rb, rc]) {
+      assert.deepEqual(r.broadcasts.map((e) => e.relay).sort(), ['a', 'c']);
+      assert.equal(r.events.length, 0, 'cluster events are not conversation events');
+    }
+    // A conversation named like the cluster subject's token stays a conversation.
+    await a.subscribe('relays');
+    b.publish('relays', typing('relays', 'x'));
+    await until(() => ra.events.length === 1, 'event of conversation "relays"');
+    assert.equal(rc.broadcasts.length, 2);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
   test('subscribe - resolves only once the server has it: an event published right after is received', async () => {
     const [ra, rb] = [new Recorder(), new Recorder()];
     const [a, b] = await Promise.all([NatsBus.connect(nats.url, ra, quiet), NatsBus.connect(nats.url, rb, quiet)]);
@@ -115,6 +142,10 @@ describe('NatsBus', () => {
     await nats.start();
     await until(() => ra.gaps.length > 0 && rb.gaps.length > 0, 'gaps on both');
     assert.deepEqual(ra.gaps[0]?.sort(), ['one', 'three', 'two']);
+    assert.ok(ra.reconnects >= 1 && rb.reconnects >= 1, 'both told they reconnected');
+    // Cluster events flow again after the outage (the subject was subscribed again).
+    a.broadcast({ kind: 'presence-query', relay: 'a' });
+    await until(() => rb.broadcasts.length === 1, 'broadcast after the outage');
     assert.ok(rb.gaps.some((g) => g.includes('one')));
     // Live delivery resumes through NATS, exactly once on each side.
     await until(() => a.connected && b.connected, 'both connected');

@@ -10,7 +10,11 @@
  * `resync` every subscribed conversation, and other instances are told to resync the
  * conversations whose events they could not receive from us.
  *
- * Wire format: JSON, `{"v":1,"e":<event>}` or `{"v":1,"gap":"<bus id>"}`. Events are small
+ * Cluster-wide events (presence) travel on one more subject, `<prefix>.relays`, that every
+ * instance subscribes to from the start.
+ *
+ * Wire format: JSON, `{"v":1,"e":<event>}` or `{"v":1,"gap":"<bus id>"}` on a conversation's
+ * subject, `{"v":1,"c":<cluster event>}` on the cluster subject. Events are small
  * (a frame is at most 64 KiB), the hub serializes JSON for clients anyway, V8's JSON.parse
  * beats a JS binary decoder on these shapes, and `nats sub 'chat.conv.>'` stays readable.
  * The version lets instances of different releases share a subject during a rolling
@@ -21,7 +25,7 @@ import { hostname } from 'node:os';
 import { connect, type ConnectionOptions, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ID_PATTERN } from '../../protocol/index.js';
 import type { Logger } from '../hub/index.js';
-import type { Bus, BusEvent, BusHandlers } from './types.js';
+import type { Bus, BusEvent, BusHandlers, ClusterEvent } from './types.js';
 
 const WIRE_VERSION = 1;
 
@@ -36,6 +40,12 @@ export function conversationSubject(prefix: string, conv: string): string {
   // Protocol ids have no `.` (token separator), `*` or `>` (wildcards), no whitespace.
   if (ID_PATTERN.test(conv)) return `${prefix}.conv.${conv}`;
   return `${prefix}.convx.${Buffer.from(conv, 'utf8').toString('base64url') || '_'}`;
+}
+
+/** The subject every instance listens to for cluster-wide events (presence). */
+export function clusterSubject(prefix: string): string {
+  // `relays` is a single token: it can collide with neither `conv.<id>` nor `convx.<b64>`.
+  return `${prefix}.relays`;
 }
 
 export interface NatsBusOptions {
@@ -54,6 +64,7 @@ interface Envelope {
   v: number;
   e?: BusEvent;
   gap?: string;
+  c?: ClusterEvent;
 }
 
 export class NatsBus implements Bus {
@@ -67,6 +78,7 @@ export class NatsBus implements Bus {
   private readonly _prefix: string;
   private readonly _flushTimeoutMs: number;
   private readonly _statusLoop: Promise<void>;
+  private readonly _clusterSub: Subscription;
 
   private constructor(
     private readonly _nc: NatsConnection,
@@ -77,6 +89,12 @@ export class NatsBus implements Bus {
     this._prefix = options.subjectPrefix ?? 'chat';
     this._flushTimeoutMs = options.flushTimeoutMs ?? 5000;
     this._statusLoop = this._watchStatus();
+    this._clusterSub = this._nc.subscribe(clusterSubject(this._prefix), {
+      callback: (error, msg) => {
+        if (error) this._log.error({ err: error }, 'NATS cluster subscription failed');
+        else this._receiveCluster(msg.data);
+      },
+    });
   }
 
   /**
@@ -97,7 +115,10 @@ export class NatsBus implements Bus {
       timeout: options.connectTimeoutMs ?? 5000,
     });
     logger.info({ server: nc.getServer() }, 'connected to NATS');
-    return new NatsBus(nc, handlers, logger, options);
+    const bus = new NatsBus(nc, handlers, logger, options);
+    // The cluster subject is in effect before the hub starts announcing itself on it.
+    await bus._confirm('cluster');
+    return bus;
   }
 
   /** Whether events currently go through NATS (false while it is away and events stay local). */
@@ -155,6 +176,16 @@ export class NatsBus implements Bus {
     }
   }
 
+  broadcast(event: ClusterEvent): void {
+    // While NATS is away nobody would hear it; the next snapshot after the reconnect restates it.
+    if (this._closed || !this._connected) return;
+    try {
+      this._nc.publish(clusterSubject(this._prefix), JSON.stringify({ v: WIRE_VERSION, c: event } satisfies Envelope));
+    } catch (error) {
+      this._log.warn({ err: error, kind: event.kind }, 'NATS broadcast failed');
+    }
+  }
+
   async close(): Promise<void> {
     if (this._closed) return;
     this._closed = true;
@@ -200,6 +231,22 @@ export class NatsBus implements Bus {
     if (typeof envelope !== 'object' || envelope === null || envelope.v !== WIRE_VERSION) return;
     if (envelope.e) this._dispatch(conv, envelope.e);
     else if (typeof envelope.gap === 'string' && envelope.gap !== this._id) this._gap([conv]);
+  }
+
+  private _receiveCluster(data: Uint8Array): void {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as Envelope;
+    } catch {
+      this._log.warn({ subject: clusterSubject(this._prefix) }, 'NATS cluster message is not JSON; skipped');
+      return;
+    }
+    if (typeof envelope !== 'object' || envelope === null || envelope.v !== WIRE_VERSION || typeof envelope.c !== 'object' || envelope.c === null) return;
+    try {
+      this._handlers.onBroadcast(envelope.c);
+    } catch (error) {
+      this._log.error({ err: error }, 'bus cluster handler failed');
+    }
   }
 
   private _dispatch(conv: string, event: BusEvent): void {
@@ -262,6 +309,11 @@ export class NatsBus implements Bus {
       }
     }
     this._gap([...this._subs.keys()]);
+    try {
+      this._handlers.onReconnect();
+    } catch (error) {
+      this._log.error({ err: error }, 'bus reconnect handler failed');
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * Join replay: every stored message after the client's `after`, up to the head it was told,
- * sent one frame at a time. Before each frame it checks the client's queue and waits while
+ * Join replay: the conversation's log after the client's `after` (v1.1: `msg` events in their
+ * current state and `update` events, sharing one seq), up to the head it was told, sent one
+ * frame at a time in seq order. Before each frame it checks the client's queue and waits while
  * more than the high-water mark is queued (the hub closes a client that stops reading), and
  * it pays for what it reads from the connection's and the user's read budgets, pausing
  * while they are spent — so a long history reaches a slow client at the client's pace and
@@ -16,8 +17,8 @@ export interface ReplayPorts {
   store: Store;
   /** Whether the replay is still wanted (the session is open and still joined the same way). */
   current(): boolean;
-  /** Sends one replayed frame; false when it could not be queued (the session is then closed). */
-  send(text: string): boolean;
+  /** Sends one replayed frame (`type` for metrics); false when it could not be queued (the session is then closed). */
+  send(text: string, type: 'msg' | 'update'): boolean;
   /** Resolves once the client's queue is under the high-water mark (or the session closed). */
   roomFor(session: Session): Promise<void>;
   /** Resolves once the session's read budgets allow another page (or the session closed). */
@@ -35,12 +36,12 @@ export async function replay(session: Session, conv: string, after: number, head
     const page = await ports.store.range(conv, lastSent, Math.min(REPLAY_PAGE_ROWS, head - lastSent));
     if (!ports.current()) return null;
     ports.chargeReads(session, Math.max(1, page.messages.length));
-    for (const message of page.messages) {
-      if (message.seq > head) return lastSent;
+    for (const event of page.messages) {
+      if (event.seq > head) return lastSent;
       await ports.roomFor(session);
       if (!ports.current()) return null;
-      if (!ports.send(JSON.stringify(message))) return null;
-      lastSent = message.seq;
+      if (!ports.send(JSON.stringify(event), event.type)) return null;
+      lastSent = event.seq;
     }
     if (!page.more || page.messages.length === 0) break;
   }

@@ -5,6 +5,7 @@
  * joined to it.
  */
 import type { Bus, BusEvent } from '../bus/types.js';
+import { logSeq } from './frames.js';
 import type { Clock } from './ports.js';
 import { Sequencer } from './sequencer.js';
 import type { Session } from './session.js';
@@ -77,11 +78,12 @@ export class Conversations {
     return this._followed.get(conv)?.sessions ?? EMPTY;
   }
 
-  /** An event from the bus: messages pass the sequencer, everything else fans out at once. */
+  /** An event from the bus: log events (`msg`, `update`) pass the sequencer, everything else fans out at once. */
   receive(conv: string, event: BusEvent): void {
     const followed = this._followed.get(conv);
     if (!followed) return;
-    if (event.kind === 'msg') followed.sequencer.push(event.message.seq, event);
+    const seq = event.kind === 'ban' ? null : logSeq(event);
+    if (seq !== null) followed.sequencer.push(seq, event);
     else this._fanOut(conv, event, followed.sessions);
   }
 

@@ -5,13 +5,18 @@
  * Signature checking is a port (`TokenVerifier`, implemented with jose in
  * relay/auth/jwt.ts); the rules about what a verified token must say live here:
  * a valid `sub`, a mandatory `exp` no further away than the relay's maximum token lifetime,
- * the `convs` patterns. Without a verifier the relay runs in open mode and believes the
- * name the client gives.
+ * the `convs` patterns, the `role`. Without a verifier the relay runs in open mode and believes
+ * the name the client gives (and nobody is a moderator: anyone could claim to be one).
  */
 import { ID_PATTERN, Limits, type User } from '../../protocol/index.js';
 
+/** v1.1: a moderator (JWT claim `"role": "moderator"`) may delete anyone's message and ban users. */
+export const Role = { member: 'member', moderator: 'moderator' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
 export interface Identity {
   user: User;
+  role: Role;
   /** Conversation patterns: exact ids, or prefixes ending in `*`; `*` alone means all. */
   convs: readonly string[];
   /** When the credentials stop being valid (ms since the epoch); null in open mode. */
@@ -79,13 +84,14 @@ export class Authenticator {
     const name = typeof claims['name'] === 'string' ? storableName(claims['name']) || sub : sub;
     const convsClaim = claims['convs'];
     const convs = Array.isArray(convsClaim) ? convsClaim.filter((c): c is string => typeof c === 'string') : [];
-    return { user: { id: sub, name }, convs, expiresAt };
+    const role = claims['role'] === Role.moderator ? Role.moderator : Role.member;
+    return { user: { id: sub, name }, role, convs, expiresAt };
   }
 
   /** Open mode: the client names itself and may use every conversation. */
   open(userId: string, name: string | undefined): Identity {
     if (!ID_PATTERN.test(userId)) throw new AuthError('user must be 1-128 characters of A-Z a-z 0-9 _ : -');
-    return { user: { id: userId, name: name?.trim() || userId }, convs: ALL, expiresAt: null };
+    return { user: { id: userId, name: name?.trim() || userId }, role: Role.member, convs: ALL, expiresAt: null };
   }
 
   /** The credentials a WebSocket `hello` carries. */

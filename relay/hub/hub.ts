@@ -7,11 +7,13 @@
  * Where each rule lives: admission.ts (caps, rates, read budgets), handshake.ts (who a
  * client is), session.ts (a connection's phase and queues), conversations.ts (local
  * receivers and bus subscriptions), sequencer.ts (seq order across relays), catch-up.ts
- * (join replay), typing.ts (indicators and their throttle), frames.ts (event frames).
+ * (join replay), typing.ts (indicators and their throttle), presence.ts (who is online on any
+ * relay), frames.ts (event frames), server-commands.ts (the server API over the same paths).
  *
- * Delivery path: a stored message is published on the bus, and every relay (this one
- * included, via the bus) sends it to its own joined sessions. So a message reaches each
- * client exactly once whether one relay runs or ten.
+ * Delivery path: a stored log event (a message, or v1.1 an update of one) is published on the
+ * bus, and every relay (this one included, via the bus) sends it to its own joined sessions.
+ * So an event reaches each client exactly once whether one relay runs or ten. Bans travel
+ * the same way, so every relay removes the banned user's sessions at once.
  *
  * Backpressure: live events for a client with more than `sendQueueBytes` queued are not
  * queued (the client gets `resync` once it has read); a reply (welcome, joined, ack,
@@ -19,30 +21,59 @@
  * closed (4409): a reply is never dropped silently, and the client's outbox makes the
  * reconnect safe. A client that stops reading is closed after `slowGraceMs`.
  */
+import { randomUUID } from 'node:crypto';
 import {
   CloseCode,
   ErrorCode,
+  ID_PATTERN,
   Limits,
   PROTOCOL_VERSION,
   parseClientFrame,
+  type BanFrame,
   type ClientFrame,
+  type DeleteFrame,
+  type EditFrame,
   type FileRef,
   type HelloFrame,
   type HistoryFrame,
   type JoinFrame,
+  type Member,
+  type ReactFrame,
   type ReceiptFrame,
   type SendFrame,
   type ServerFrame,
   type TypingFrame,
 } from '../../protocol/index.js';
 import type { Bus, BusEvent, BusFactory } from '../bus/types.js';
-import { StoreUnavailableError, type Store } from '../store/types.js';
+import {
+  Authority,
+  StoreUnavailableError,
+  type AppendInput,
+  type AppendResult,
+  type Change,
+  type ChangeInput,
+  type ChangeResult,
+  type Store,
+} from '../store/types.js';
 import { Admission, DEFAULT_LIMITS, type HubLimits } from './admission.js';
 import { replay } from './catch-up.js';
 import { Conversations } from './conversations.js';
-import { frameSubject, serializeEvent } from './frames.js';
-import { AuthError, canAccess, type Authenticator, type Identity } from './handshake.js';
-import { SendResult, systemClock, type Clock, type ConnectionInfo, type FileCatalog, type Logger, type TimerHandle, type WebSocketLike } from './ports.js';
+import { frameSubject, logSeq, salvageSubject, serializeEvent, type HubEvent } from './frames.js';
+import { AuthError, canAccess, Role, type Authenticator, type Identity } from './handshake.js';
+import {
+  noObserver,
+  SendResult,
+  systemClock,
+  type Clock,
+  type ConnectionInfo,
+  type FileCatalog,
+  type HubObserver,
+  type Logger,
+  type TimerHandle,
+  type WebSocketLike,
+} from './ports.js';
+import { DEFAULT_PRESENCE_TIMINGS, Presence, type PresenceTimings } from './presence.js';
+import { HubServerCommands, type ServerCommands } from './server-commands.js';
 import { Phase, Session, type Membership } from './session.js';
 import { Typing } from './typing.js';
 
@@ -57,6 +88,12 @@ export interface HubOptions {
   typingExpiryMs?: number;
   limits?: Partial<HubLimits>;
   clock?: Clock;
+  /** Metrics (relay/metrics implements it); nothing by default. */
+  observer?: HubObserver;
+  /** v1.1 presence timings (grace, heartbeat, staleness); the protocol's defaults otherwise. */
+  presence?: Partial<PresenceTimings>;
+  /** This relay's id in the cluster; a random one per process by default. */
+  relayId?: string;
 }
 
 type Ref = string | number | undefined;
@@ -68,6 +105,10 @@ const SWEEP_INTERVAL_MS = 1000;
 const MAX_CHAINED_SENDS = 100;
 /** Bytes of frames held while `hello` is verified. */
 const MAX_BYTES_BEFORE_WELCOME = 256 * 1024;
+/** Commit times of this relay's own log events awaiting their fan-out (for the fan-out latency); oldest forgotten first. */
+const MAX_COMMITS_TIMED = 10_000;
+
+type EditChange = EditFrame | DeleteFrame | ReactFrame;
 
 export class Hub {
   readonly limits: HubLimits;
@@ -91,6 +132,12 @@ export class Hub {
   private readonly _inflight = new Set<Promise<unknown>>();
   private _sweepTimer: TimerHandle | undefined;
   private _closing = false;
+  private readonly _observer: HubObserver;
+  private readonly _presence: Presence;
+  /** `conv \0 seq` → when this relay's store call for it returned (performance.now()). */
+  private readonly _committedAt = new Map<string, number>();
+  /** The server API (relay/api), over the same code paths as the frames. */
+  readonly server: ServerCommands;
 
   constructor(options: HubOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -110,14 +157,62 @@ export class Hub {
       fanOutIntervalMs: this.limits.typingFanOutIntervalMs,
       publish: (conv, user, active) => this._bus.publish(conv, { kind: 'typing', conv, user, active }),
     });
+    this._observer = options.observer ?? noObserver;
+    this._presence = new Presence({
+      relayId: options.relayId ?? randomUUID(),
+      clock: this._clock,
+      timings: { ...DEFAULT_PRESENCE_TIMINGS, ...options.presence },
+      log: this._log,
+      broadcast: (event) => this._bus.broadcast(event),
+      changed: (conv, user, online, seen) => {
+        const sessions = this._conversations.sessions(conv);
+        if (sessions.size > 0) this._fanOut(conv, { kind: 'presence', conv, user, online, ...(seen !== undefined ? { seen } : {}) }, sessions);
+      },
+      persistSeen: (conv, user, ts) => {
+        const write = this._store.setSeen(conv, user, ts).catch((error: unknown) => this._log.warn({ err: error, conv, user }, 'could not store last seen'));
+        this._track(write);
+      },
+    });
+    this.server = new HubServerCommands({
+      store: this._store,
+      files: this._files,
+      clock: this._clock,
+      log: this._log,
+      append: (input) => this._commitAppend(input),
+      change: (input) => this._commitChange(input),
+      ban: (conv, user, until) => this._commitBan(conv, user, until),
+      members: async (conv) => this._withPresence(conv, await this._store.members(conv), true),
+    });
   }
 
   async start(): Promise<void> {
     this._bus = await this._busFactory({
       onEvent: (conv, event) => this._conversations.receive(conv, event),
       onGap: (convs) => this._onBusGap(convs),
+      onBroadcast: (event) => this._presence.receive(event),
+      onReconnect: () => {
+        this._observer.busReconnected();
+        this._presence.reconnected();
+      },
     });
+    this._presence.start();
     this._scheduleSweep();
+  }
+
+  /**
+   * Whether an HTTP upload by `identity` to `conv` is refused (null = allowed): the token's
+   * conversations, and v1.1 bans. relay/http/upload.ts answers 403 (or 503 for `unavailable`).
+   */
+  async uploadRefusal(identity: Identity, conv: string): Promise<{ code: ErrorCode; message: string } | null> {
+    if (!canAccess(identity, conv)) return { code: ErrorCode.forbidden, message: `not allowed to upload to ${conv}` };
+    try {
+      const ban = await this._store.banOf(conv, identity.user.id, this._clock.now());
+      return ban ? { code: ErrorCode.forbidden, message: banMessage(conv, ban.until) } : null;
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return { code: ErrorCode.unavailable, message: 'storage is unavailable; retry shortly' };
+      this._log.error({ err: error }, 'ban check failed');
+      return { code: ErrorCode.internal, message: 'internal error' };
+    }
   }
 
   get sessionCount(): number {
@@ -138,6 +233,7 @@ export class Hub {
     }
     session.admitted = true;
     this._sessions.add(session);
+    this._observer.connections(1);
     session.helloTimer = this._clock.setTimeout(() => {
       if (session.phase === Phase.awaitingHello || session.phase === Phase.authenticating) {
         this._close(session, CloseCode.helloTimeout, 'no hello in time');
@@ -151,7 +247,10 @@ export class Hub {
     if (!session.setPhase(Phase.closed)) return;
     this._clock.clearTimeout(session.helloTimer);
     this._sessions.delete(session);
-    if (session.admitted) this._admission.release(session.info.ip, session.userId);
+    if (session.admitted) {
+      this._admission.release(session.info.ip, session.userId);
+      this._observer.connections(-1);
+    }
     for (const conv of [...session.memberships.keys()]) this._leave(session, conv);
     session.wakeDrainWaiters();
   }
@@ -173,11 +272,13 @@ export class Hub {
       return;
     }
     if (data === null) {
+      this._observer.frameIn('invalid');
       this._reject(session, ErrorCode.badFrame, 'frames must be text (JSON), not binary', undefined);
       return;
     }
     const bytes = Buffer.byteLength(data);
     if (bytes > Limits.maxFrameBytes) {
+      this._observer.frameIn('invalid');
       // Too large to be trusted as a frame: say why, then close with the standard 1009.
       this._error(session, ErrorCode.tooLarge, `frame is larger than ${Limits.maxFrameBytes} bytes`, undefined);
       this._close(session, CloseCode.frameTooLarge, 'frame too large');
@@ -185,10 +286,12 @@ export class Hub {
     }
     const decoded = parseClientFrame(data);
     if (!decoded.ok) {
-      this._reject(session, decoded.code, decoded.message, decoded.ref);
+      this._observer.frameIn('invalid');
+      this._reject(session, decoded.code, decoded.message, decoded.ref, salvageSubject(data, isId));
       return;
     }
     const frame = decoded.frame;
+    this._observer.frameIn(frame.type);
     if (!session.frames.take(1, this._clock.now())) {
       this._reject(session, ErrorCode.rateLimited, 'too many frames; slow down', frame.ref, frameSubject(frame));
       return;
@@ -275,6 +378,14 @@ export class Hub {
         return;
       case 'ping':
         this._reply(session, { type: 'pong', ref: frame.ref });
+        return;
+      case 'edit':
+      case 'delete':
+      case 'react':
+        this._change(session, frame);
+        return;
+      case 'ban':
+        void this._banFrame(session, frame);
         return;
     }
   }
@@ -378,6 +489,7 @@ export class Hub {
     }
     // Joining again (e.g. after `resync`) restarts catch-up from the client's new `after`.
     const membership: Membership = { live: false, held: [], heldBytes: 0, overflowed: false };
+    if (!session.memberships.has(conv)) this._observer.joinedSessions(1);
     session.memberships.set(conv, membership);
     const current = () => session.memberships.get(conv) === membership && !session.isClosed;
     // Sends to this conversation right behind the join wait until `joined` is out, so that
@@ -393,8 +505,14 @@ export class Hub {
     };
     try {
       await this._conversations.attach(session, conv);
-      const before = await this._store.members(conv);
+      // The ban is read after subscribing: a ban stored later reaches this session through the bus.
+      const [before, ban] = await Promise.all([this._store.members(conv), this._store.banOf(conv, identity.user.id, this._clock.now())]);
       if (!current()) return;
+      if (ban) {
+        this._leave(session, conv);
+        this._reject(session, ErrorCode.forbidden, banMessage(conv, ban.until), frame.ref, { conv });
+        return;
+      }
       if (!before.some((m) => m.id === identity.user.id) && !this._admission.takeNewConversation(identity.user.id)) {
         this._leave(session, conv);
         this._reject(
@@ -414,12 +532,17 @@ export class Hub {
       const reset = frame.epoch !== undefined && frame.epoch !== epoch;
       let after = reset ? 0 : Math.min(frame.after ?? 0, head);
       if (frame.tail !== undefined) after = Math.max(after, head - frame.tail);
+      // Online from now on (everyone here hears it before the replay's end, the joiner too).
+      if (!session.present.has(conv)) {
+        session.present.add(conv);
+        this._presence.join(conv, identity.user.id);
+      }
       const joined = this._reply(session, {
         type: 'joined',
         conv,
         epoch,
         head,
-        members,
+        members: this._withPresence(conv, members, identity.role === Role.moderator),
         typing: this._typing.typists(conv),
         ...(reset ? { reset: true } : {}),
         ref: frame.ref,
@@ -429,7 +552,10 @@ export class Hub {
       const lastSent = await replay(session, conv, after, head, {
         store: this._store,
         current,
-        send: (text) => this._sendOrClose(session, text),
+        send: (text, type) => {
+          this._observer.frameOut(type, 1);
+          return this._sendOrClose(session, text);
+        },
         roomFor: (s) => this._roomFor(s),
         readBudget: (s) => this._readBudget(s),
         chargeReads: (s, rows) => this._chargeReads(s, rows),
@@ -446,8 +572,9 @@ export class Hub {
         return;
       }
       for (const { event, text } of held) {
-        if (event.kind === 'msg' && event.message.seq <= lastSent) continue;
-        this._deliver(session, conv, event, text);
+        const seq = logSeq(event);
+        if (seq !== null && seq <= lastSent) continue;
+        if (this._deliver(session, conv, event, text)) this._observer.frameOut(eventType(event), 1);
       }
     } catch (error) {
       if (session.memberships.get(conv) === membership) this._leave(session, conv);
@@ -458,8 +585,9 @@ export class Hub {
   }
 
   private _leave(session: Session, conv: string): void {
-    session.memberships.delete(conv);
+    if (session.memberships.delete(conv)) this._observer.joinedSessions(-1);
     session.resyncPending.delete(conv);
+    if (session.present.delete(conv)) this._presence.leave(conv, session.userId!);
     const { userStillHere, unfollowed } = this._conversations.detach(session, conv);
     // The user's last connection here left: nobody can be typing through it any more.
     if (session.userId && !userStillHere) this._typing.stop(conv, session.userId);
@@ -488,7 +616,7 @@ export class Hub {
     this._admission.chargeUserReads(session.userId!, rows);
   }
 
-  // ------------------------------------------------------------------ messages
+  // ------------------------------------------------------------------ messages and changes
 
   private _send(session: Session, frame: SendFrame): void {
     const { conv, id } = frame;
@@ -496,41 +624,74 @@ export class Hub {
       this._error(session, ErrorCode.notJoined, `join ${conv} before sending to it`, frame.ref, { conv, id });
       return;
     }
-    // A message with a file waits for the file's record; the connection's later sends queue
-    // behind it, so that messages are stored in the order they were sent.
-    if (!frame.file && session.sendChain === null) {
-      const joining = this._joining.get(session)?.get(conv);
-      if (joining) {
-        // In order: these callbacks run in the order the sends arrived, before any later frame.
-        const afterJoin = joining.then(() => {
-          if (session.isClosed) return;
-          if (session.memberships.has(conv)) return this._append(session, frame, undefined);
-          this._error(session, ErrorCode.notJoined, `join ${conv} before sending to it`, frame.ref, { conv, id });
-        });
-        this._track(afterJoin);
-      } else {
-        this._append(session, frame, undefined);
-      }
+    if (!frame.file) {
+      this._inOrder(session, conv, frame.ref, { conv, id }, () => this._append(session, frame, undefined));
       return;
     }
+    // A message with a file waits for the file's record; the connection's later writes queue
+    // behind it, so that they are stored in the order they were sent.
+    this._chain(session, frame.ref, { conv, id }, async () => {
+      const file = await this._files.describe(frame.file!.url);
+      if (session.isClosed) return;
+      if (file === null || file.conv !== conv) {
+        this._reject(session, ErrorCode.badFrame, `${frame.file!.url} is not a file uploaded to ${conv}`, frame.ref, { conv, id });
+        return;
+      }
+      await this._append(session, frame, { url: frame.file!.url, name: file.name, size: file.size, type: file.type });
+    });
+  }
+
+  /** v1.1: edit, delete or react, in the connection's order with its sends (an edit right after its send finds the message). */
+  private _change(session: Session, frame: EditChange): void {
+    const { conv, id } = frame;
+    if (!session.memberships.has(conv)) {
+      this._error(session, ErrorCode.notJoined, `join ${conv} before changing its messages`, frame.ref, { conv, id });
+      return;
+    }
+    const change: Change =
+      frame.type === 'edit'
+        ? { kind: 'edit', text: frame.text }
+        : frame.type === 'delete'
+          ? { kind: 'delete' }
+          : { kind: 'react', emoji: frame.emoji, on: frame.on };
+    this._inOrder(session, conv, frame.ref, { conv, id }, () => this._applyChange(session, frame, change));
+  }
+
+  /**
+   * Runs a write now, or — while the connection's `joined` for the conversation is not out
+   * yet, or a send of it waits for a file — right after that, keeping the frames' order.
+   */
+  private _inOrder(session: Session, conv: string, ref: Ref, subject: Subject, write: () => Promise<void>): void {
+    if (session.sendChain !== null) {
+      this._chain(session, ref, subject, write);
+      return;
+    }
+    const joining = this._joining.get(session)?.get(conv);
+    if (!joining) {
+      void write();
+      return;
+    }
+    // In order: these callbacks run in the order the frames arrived, before any later frame.
+    this._track(
+      joining.then(() => {
+        if (session.isClosed) return;
+        if (session.memberships.has(conv)) return write();
+        this._error(session, ErrorCode.notJoined, `join ${conv} first`, ref, subject);
+      }),
+    );
+  }
+
+  /** Queues a write behind the connection's previous chained one (bounded). */
+  private _chain(session: Session, ref: Ref, subject: Subject, write: () => Promise<void>): void {
     if (session.chainedSends >= MAX_CHAINED_SENDS) {
-      this._reject(session, ErrorCode.rateLimited, 'too many messages waiting for their files; retry shortly', frame.ref, { conv, id });
+      this._reject(session, ErrorCode.rateLimited, 'too many messages waiting for their files; retry shortly', ref, subject);
       return;
     }
     session.chainedSends++;
     const previous = session.sendChain ?? Promise.resolve();
     const link = previous
-      .then(async () => {
-        const file = frame.file ? await this._files.describe(frame.file.url) : undefined;
-        if (session.isClosed) return;
-        if (file === null || (file && file.conv !== conv)) {
-          this._reject(session, ErrorCode.badFrame, `${frame.file!.url} is not a file uploaded to ${conv}`, frame.ref, { conv, id });
-          return;
-        }
-        const stored: FileRef | undefined = file ? { url: frame.file!.url, name: file.name, size: file.size, type: file.type } : undefined;
-        await this._append(session, frame, stored);
-      })
-      .catch((error: unknown) => this._storeError(session, error, frame.ref, { conv, id }))
+      .then(() => (session.isClosed ? undefined : write()))
+      .catch((error: unknown) => this._storeError(session, error, ref, subject))
       .finally(() => {
         session.chainedSends--;
         if (session.sendChain === link) session.sendChain = null;
@@ -543,14 +704,11 @@ export class Hub {
   private _append(session: Session, frame: SendFrame, file: FileRef | undefined): Promise<void> {
     const { conv, id } = frame;
     const from = session.identity!.user;
-    const done = this._store
-      .append({ conv, id, from, text: frame.text, file, ts: this._clock.now() })
+    const done = this._commitAppend({ conv, id, from, text: frame.text, file, ts: this._clock.now(), reply: frame.reply })
       .then((result) => {
         switch (result.kind) {
           case 'stored':
             this._reply(session, { type: 'ack', conv, id, seq: result.message.seq, ts: result.message.ts, ref: frame.ref });
-            this._bus.publish(conv, { kind: 'msg', message: result.message });
-            this._typing.stop(conv, from.id);
             return;
           case 'duplicate':
             this._reply(session, { type: 'ack', conv, id, seq: result.seq, ts: result.ts, ref: frame.ref });
@@ -558,11 +716,111 @@ export class Hub {
           case 'conflict':
             this._error(session, ErrorCode.conflict, `message id ${id} is taken by another sender`, frame.ref, { conv, id });
             return;
+          case 'reply_not_found':
+            this._error(session, ErrorCode.badFrame, `reply: no message ${frame.reply} in ${conv}`, frame.ref, { conv, id });
+            return;
         }
       })
       .catch((error: unknown) => this._storeError(session, error, frame.ref, { conv, id }));
     this._track(done);
     return done;
+  }
+
+  private _applyChange(session: Session, frame: EditChange, change: Change): Promise<void> {
+    const { conv, id } = frame;
+    const identity = session.identity!;
+    const authority = identity.role === Role.moderator ? Authority.moderator : Authority.member;
+    const done = this._commitChange({ conv, id, by: identity.user, authority, change, ts: this._clock.now() })
+      .then((result) => {
+        switch (result.kind) {
+          case 'stored':
+            this._reply(session, { type: 'ack', conv, id, seq: result.update.seq, ts: result.update.ts, ref: frame.ref });
+            return;
+          case 'unchanged':
+            // A retried (or pointless) change: the current state is acknowledged, nothing fans out.
+            this._reply(session, { type: 'ack', conv, id, seq: result.seq, ts: result.ts, ref: frame.ref });
+            return;
+          case 'not_found':
+            this._error(session, ErrorCode.notFound, `no message ${id} in ${conv}`, frame.ref, { conv, id });
+            return;
+          case 'forbidden':
+            this._error(
+              session,
+              ErrorCode.forbidden,
+              result.reason === 'deleted' ? `message ${id} is deleted: it can no longer be edited or reacted to` : `message ${id} is not yours to ${frame.type}`,
+              frame.ref,
+              { conv, id },
+            );
+            return;
+          case 'too_many_reactions':
+            this._error(session, ErrorCode.badFrame, `a message takes at most ${Limits.maxReactionsPerMessage} different emoji`, frame.ref, { conv, id });
+            return;
+        }
+      })
+      .catch((error: unknown) => this._storeError(session, error, frame.ref, { conv, id }));
+    this._track(done);
+    return done;
+  }
+
+  /** Stores a message (frames and server API alike); a stored one fans out on every relay and ends its sender's typing. */
+  private _commitAppend(input: AppendInput): Promise<AppendResult> {
+    const started = performance.now();
+    // Called synchronously: the store keeps call order, and so one connection's order.
+    return this._store.append(input).then((result) => {
+      this._observer.appended(performance.now() - started);
+      if (result.kind === 'stored') {
+        this._publishLog(input.conv, result.message.seq, { kind: 'msg', message: result.message });
+        this._typing.stop(input.conv, input.from.id);
+      }
+      return result;
+    });
+  }
+
+  /** Applies a change (frames and server API alike); a stored one fans out as `update` on every relay. */
+  private _commitChange(input: ChangeInput): Promise<ChangeResult> {
+    const started = performance.now();
+    return this._store.change(input).then((result) => {
+      this._observer.appended(performance.now() - started);
+      if (result.kind === 'stored') this._publishLog(input.conv, result.update.seq, { kind: 'update', update: result.update });
+      return result;
+    });
+  }
+
+  private _publishLog(conv: string, seq: number, event: BusEvent): void {
+    this._committedAt.set(`${conv}\u0000${seq}`, performance.now());
+    if (this._committedAt.size > MAX_COMMITS_TIMED) this._committedAt.delete(this._committedAt.keys().next().value!);
+    this._bus.publish(conv, event);
+  }
+
+  /** v1.1: a moderator bans a user: acknowledged with the head once stored and announced to every relay. */
+  private async _banFrame(session: Session, frame: BanFrame): Promise<void> {
+    const { conv, user } = frame;
+    const identity = session.identity!;
+    if (identity.role !== Role.moderator || !canAccess(identity, conv)) {
+      this._error(session, ErrorCode.forbidden, identity.role === Role.moderator ? `not allowed in ${conv}` : 'only moderators may ban', frame.ref, { conv });
+      return;
+    }
+    try {
+      await this._commitBan(conv, user, frame.until);
+      const head = await this._store.head(conv);
+      this._reply(session, { type: 'ack', conv, id: `ban:${user}`, seq: head, ts: this._clock.now(), ref: frame.ref });
+    } catch (error) {
+      this._storeError(session, error, frame.ref, { conv });
+    }
+  }
+
+  /** Stores a ban, then every relay removes the user's sessions from the conversation (see _fanOut). */
+  private async _commitBan(conv: string, user: string, until: number | undefined): Promise<void> {
+    await this._store.ban({ conv, user, ...(until !== undefined ? { until } : {}) });
+    if (until === undefined || until > this._clock.now()) this._bus.publish(conv, { kind: 'ban', conv, user, ...(until !== undefined ? { until } : {}) });
+  }
+
+  /** Members with `online` from the cluster's presence; `banned` only for moderators (and the server API). */
+  private _withPresence(conv: string, members: Member[], showBans: boolean): Member[] {
+    return members.map((member) => {
+      const { banned, ...rest } = member;
+      return { ...rest, online: this._presence.online(conv, member.id), ...(showBans && banned ? { banned } : {}) };
+    });
   }
 
   private async _history(session: Session, frame: HistoryFrame): Promise<void> {
@@ -589,11 +847,18 @@ export class Hub {
     this._chargeReads(session, limit);
     let rows = limit;
     try {
-      const page =
+      // A joined session is not banned (a ban removes it); anyone else reading is checked.
+      const [page, ban] = await Promise.all([
         frame.after !== undefined
-          ? await this._store.range(conv, frame.after, limit)
-          : await this._store.before(conv, frame.before ?? Number.MAX_SAFE_INTEGER, limit);
+          ? this._store.range(conv, frame.after, limit)
+          : this._store.before(conv, frame.before ?? Number.MAX_SAFE_INTEGER, limit),
+        session.memberships.has(conv) ? null : this._store.banOf(conv, session.userId!, now),
+      ]);
       rows = Math.max(1, page.messages.length);
+      if (ban) {
+        this._error(session, ErrorCode.forbidden, banMessage(conv, ban.until), frame.ref, { conv });
+        return;
+      }
       this._reply(session, { type: 'history', conv, messages: page.messages, more: page.more, ref: frame.ref });
     } catch (error) {
       this._storeError(session, error, frame.ref, { conv });
@@ -628,34 +893,60 @@ export class Hub {
 
   // ------------------------------------------------------------------ fan-out
 
-  private _fanOut(conv: string, event: BusEvent, sessions: ReadonlySet<Session>): void {
+  private _fanOut(conv: string, event: BusEvent | HubEvent, sessions: ReadonlySet<Session>): void {
     if (event.kind === 'typing') this._typing.observe(conv, event.user, event.active);
+    if (event.kind === 'ban') return this._removeBanned(conv, event.user, event.until, sessions);
+    const seq = logSeq(event);
+    if (seq !== null) {
+      const key = `${conv}\u0000${seq}`;
+      const committedAt = this._committedAt.get(key);
+      if (committedAt !== undefined) {
+        this._committedAt.delete(key);
+        this._observer.fannedOut(performance.now() - committedAt);
+      }
+    }
     if (sessions.size === 0) return;
     const text = serializeEvent(event); // once, however many receivers
-    for (const session of sessions) this._deliver(session, conv, event, text);
+    let sent = 0;
+    for (const session of sessions) if (this._deliver(session, conv, event, text)) sent++;
+    if (sent > 0) this._observer.frameOut(eventType(event), sent);
   }
 
-  /** A live event for one session: held during its replay, not queued for a client that does not read. */
-  private _deliver(session: Session, conv: string, event: BusEvent, text: string): void {
-    if (event.kind === 'typing' && event.user === session.userId) return; // typing goes to others
+  /**
+   * A live event for one session: held during its replay, not queued for a client that does
+   * not read. True when it was handed to the connection now.
+   */
+  private _deliver(session: Session, conv: string, event: HubEvent, text: string): boolean {
+    if (event.kind === 'typing' && event.user === session.userId) return false; // typing goes to others
     const membership = session.memberships.get(conv);
-    if (!membership || session.isClosed) return;
+    if (!membership || session.isClosed) return false;
     if (!membership.live) {
-      if (membership.overflowed) return;
+      if (membership.overflowed) return false;
       if (membership.heldBytes + text.length > this.limits.catchUpBufferBytes) {
         membership.overflowed = true;
         membership.held.length = 0;
         membership.heldBytes = 0;
-        return;
+        return false;
       }
       membership.held.push({ event, text });
       membership.heldBytes += text.length;
-      return;
+      return false;
     }
     if (session.conn.bufferedAmount() > this.limits.sendQueueBytes || session.conn.send(text) === SendResult.dropped) {
       if (session.resyncPending.size === 0) this._log.warn({ session: session.id, conv }, 'slow client: events not queued, resync owed');
       session.resyncPending.add(conv);
       session.markBackedUp(this._clock.now());
+      return false;
+    }
+    return true;
+  }
+
+  /** v1.1: a ban reached this relay: the user's sessions leave the conversation, told why, and get nothing more of it. */
+  private _removeBanned(conv: string, user: string, until: number | undefined, sessions: ReadonlySet<Session>): void {
+    for (const session of [...sessions]) {
+      if (session.userId !== user || session.isClosed) continue;
+      this._leave(session, conv);
+      this._error(session, ErrorCode.forbidden, banMessage(conv, until), undefined, { conv });
     }
   }
 
@@ -681,7 +972,9 @@ export class Hub {
 
   /** Queues a reply; if the transport refuses it, the connection is closed (never a silent drop). */
   private _reply(session: Session, frame: ServerFrame): boolean {
-    return this._sendOrClose(session, JSON.stringify(frame));
+    const sent = this._sendOrClose(session, JSON.stringify(frame));
+    if (sent) this._observer.frameOut(frame.type, 1);
+    return sent;
   }
 
   private _sendOrClose(session: Session, text: string): boolean {
@@ -693,6 +986,7 @@ export class Hub {
   }
 
   private _error(session: Session, code: ErrorCode, message: string, ref: Ref, subject: Subject = {}): void {
+    this._observer.error(code);
     this._reply(session, { type: 'error', code, message, ...subject, ref });
   }
 
@@ -730,8 +1024,10 @@ export class Hub {
 
   /**
    * Graceful stop, in this order: refuse new frames; wait for the appends in flight (their
-   * acks go out); close every connection with 1001 so clients reconnect elsewhere; then
-   * release the bus and the store.
+   * acks go out); close every connection with 1001 so clients reconnect elsewhere; store when
+   * this relay's users were last seen and tell the other relays it is leaving (they keep its
+   * users online for the grace, time enough to reconnect elsewhere); then release the bus and
+   * the store.
    */
   async shutdown(): Promise<void> {
     if (this._closing) return;
@@ -739,6 +1035,8 @@ export class Hub {
     this._clock.clearTimeout(this._sweepTimer);
     while (this._inflight.size > 0) await Promise.allSettled([...this._inflight]);
     for (const session of [...this._sessions]) this._close(session, CloseCode.goingAway, 'relay shutting down');
+    this._presence.stop();
+    while (this._inflight.size > 0) await Promise.allSettled([...this._inflight]);
     this._typing.dispose();
     this._conversations.dispose();
     await this._bus.close();
@@ -748,4 +1046,17 @@ export class Hub {
 
 function authMessage(error: unknown): string {
   return error instanceof AuthError ? error.message : 'token rejected';
+}
+
+function banMessage(conv: string, until: number | undefined): string {
+  return until === undefined ? `banned from ${conv}` : `banned from ${conv} until ${new Date(until).toISOString()}`;
+}
+
+function isId(value: unknown): boolean {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+/** The frame type an event goes out as (for metrics). */
+function eventType(event: HubEvent): string {
+  return event.kind === 'msg' ? 'msg' : event.kind;
 }

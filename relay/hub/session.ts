@@ -5,7 +5,7 @@
  */
 import type { ClientFrame } from '../../protocol/index.js';
 import { TokenBucket, type HubLimits } from './admission.js';
-import type { BusEvent } from '../bus/types.js';
+import type { HubEvent } from './frames.js';
 import type { Identity } from './handshake.js';
 import type { ConnectionInfo, TimerHandle, WebSocketLike } from './ports.js';
 
@@ -30,7 +30,7 @@ const TRANSITIONS: Readonly<Record<Phase, readonly Phase[]>> = {
 export interface Membership {
   live: boolean;
   /** Events that arrived during the replay, delivered (deduplicated) once it ends. */
-  held: Array<{ event: BusEvent; text: string }>;
+  held: Array<{ event: HubEvent; text: string }>;
   heldBytes: number;
   /** More arrived than may be held: the client gets `resync` after the replay instead. */
   overflowed: boolean;
@@ -40,6 +40,8 @@ export class Session {
   private _phase: Phase = Phase.awaitingHello;
   identity: Identity | null = null;
   readonly memberships = new Map<string, Membership>();
+  /** Conversations this session counts in presence (joined, and `joined` sent); left exactly once. */
+  readonly present = new Set<string>();
   /** Frames that arrived while `hello` was being verified, handled in order afterwards. */
   readonly queued: ClientFrame[] = [];
   queuedBytes = 0;

@@ -3,17 +3,61 @@
  * where it matters for correctness, so the tests prove what real clients would see:
  * - an outbox: every message is kept until acked, and resent with the SAME id after a
  *   reconnect (and on demand, e.g. after `unavailable`);
- * - an ordering view: messages are kept by seq, duplicates dropped, and a seq gap is filled
- *   with `history after`;
+ * - an ordering view: log events (v1.1: `msg` and `update`) are kept by seq, duplicates
+ *   dropped, and a seq gap is filled with `history after`;
+ * - a materialised view (v1.1): every message in its current state, built from `msg` objects
+ *   and `update` events with the protocol's rule (an update applies only above the message's
+ *   `rev`; a `msg` in a newer state replaces an older one), so tests can compare what two
+ *   clients ended up showing;
  * - `resync` is answered by re-joining with the highest contiguous seq held;
  * - failover: when its relay goes away, it reconnects to the next relay URL.
  * It counts every `msg` frame per seq too, so tests can also check exactly-once delivery.
  */
 import WebSocket from 'ws';
-import { ErrorCode, type ServerFrame } from '../../protocol/index.js';
+import { ErrorCode, type LogEvent, type ServerFrame } from '../../protocol/index.js';
 
 type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 type Msg = Frame<'msg'>;
+type Update = Frame<'update'>;
+
+/**
+ * Applies one log event to a materialised view (message id → message in its current state),
+ * as a v1.1 client must: returns false when the event was already in (so nothing is applied twice).
+ */
+export function applyEvent(view: Map<string, Msg>, event: LogEvent): boolean {
+  if (event.type === 'msg') {
+    const held = view.get(event.id);
+    if (held && (held.rev ?? held.seq) >= (event.rev ?? event.seq)) return false;
+    view.set(event.id, event);
+    return true;
+  }
+  const held = view.get(event.id);
+  // An update of a message not held yet is skipped: the message arrives later in its current state.
+  if (!held || event.seq <= (held.rev ?? held.seq)) return false;
+  view.set(event.id, applyUpdate(held, event));
+  return true;
+}
+
+function applyUpdate(message: Msg, update: Update): Msg {
+  const next: Msg = { ...message, rev: update.seq };
+  if (update.edit) {
+    next.text = update.edit.text;
+    next.edited = update.ts;
+  } else if (update.delete) {
+    next.deleted = true;
+    delete next.text;
+    delete next.file;
+  } else if (update.react) {
+    const reactions = { ...(message.reactions ?? {}) };
+    const users = (reactions[update.react.emoji] ?? []).filter((u) => u !== update.by.id);
+    if (update.react.on) users.push(update.by.id);
+    if (users.length > 0) reactions[update.react.emoji] = users;
+    else delete reactions[update.react.emoji];
+    if (Object.keys(reactions).length > 0) next.reactions = reactions;
+    else delete next.reactions;
+  }
+  return next;
+}
 
 const State = { connecting: 'connecting', joining: 'joining', ready: 'ready', closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
@@ -38,9 +82,13 @@ export function closeAllClients(): void {
 export class ClusterClient {
   readonly user: string;
   readonly conv: string;
-  /** Every message held, by seq (deduplicated). */
-  readonly held = new Map<number, Msg>();
-  /** How many `msg` frames arrived per seq, live or replayed. */
+  /** Every log event held, by seq (deduplicated): `msg` and, v1.1, `update`. */
+  readonly held = new Map<number, LogEvent>();
+  /** Every message in its current state, by id (v1.1 materialised view). */
+  readonly view = new Map<string, Msg>();
+  /** Log events applied to the view (a replayed or repeated one is not). */
+  applied = 0;
+  /** How many `msg` and `update` frames arrived per seq, live or replayed. */
   readonly deliveries = new Map<number, number>();
   /** Unacked messages: id → text, in send order. */
   readonly outbox = new Map<string, string>();
@@ -49,6 +97,9 @@ export class ClusterClient {
   readonly typing: Array<Frame<'typing'>> = [];
   readonly receipts: Array<Frame<'receipt'>> = [];
   readonly memberEvents: Array<Frame<'member'>> = [];
+  readonly presence: Array<Frame<'presence'>> = [];
+  /** The last `joined` received. */
+  lastJoined: Frame<'joined'> | null = null;
   /** Highest seq such that 1..contiguous are all held. */
   contiguous = 0;
   /** Head reported by the last `joined`. */
@@ -63,6 +114,8 @@ export class ClusterClient {
   private _historyPending = false;
   private _joinRef = 0;
   private _readyWaiters: Array<() => void> = [];
+  /** Set by disconnect(): the next connection is made by reconnect(), not on close. */
+  private _dropping = false;
 
   private constructor(options: ClusterClientOptions) {
     this.user = options.user;
@@ -120,6 +173,11 @@ export class ClusterClient {
     this._frame({ type: 'receipt', conv: this.conv, ...cursors });
   }
 
+  /** Sends any client frame of this conversation as is (edit, delete, react, ban, a send with reply…). */
+  sendFrame(frame: { type: string; [field: string]: unknown }): void {
+    this._frame({ conv: this.conv, ...frame });
+  }
+
   /** Asks for everything after the contiguous seq (what a widget does on reload or focus). */
   catchUp(): void {
     this._requestHistory(true);
@@ -128,6 +186,13 @@ export class ClusterClient {
   /** Seqs held, ascending. */
   seqs(): number[] {
     return [...this.held.keys()].sort((a, b) => a - b);
+  }
+
+  /** The messages held (not updates), ascending by seq. */
+  messages(): Msg[] {
+    return this.seqs()
+      .map((seq) => this.held.get(seq)!)
+      .filter((event): event is Msg => event.type === 'msg');
   }
 
   async until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
@@ -149,6 +214,33 @@ export class ClusterClient {
     this._ws?.close();
   }
 
+  /** Drops the connection and stays away until reconnect() (what a client offline for a while does). */
+  async disconnect(): Promise<void> {
+    const ws = this._ws;
+    this._dropping = true;
+    this._historyPending = false;
+    this._setState(State.connecting);
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close();
+      });
+    }
+  }
+
+  /** Connects again (to `url` when given) and resumes with `join after` the contiguous seq it holds. */
+  async reconnect(url?: string): Promise<void> {
+    if (url !== undefined) {
+      const index = this._urls.indexOf(url);
+      if (index < 0) throw new Error(`${url} is not one of this client's relays`);
+      this._urlIndex = index;
+    }
+    this._dropping = false;
+    this.reconnects++;
+    this._open();
+    await this.ready();
+  }
+
   // ------------------------------------------------------------------ internals
 
   /** The only place the state changes. */
@@ -166,7 +258,7 @@ export class ClusterClient {
     ws.on('message', (data) => this._onFrame(JSON.parse(data.toString()) as ServerFrame));
     ws.on('error', () => undefined);
     ws.on('close', () => {
-      if (this._ws !== ws || this._state === State.closed) return;
+      if (this._ws !== ws || this._state === State.closed || this._dropping) return;
       // The relay went away (or never answered): fail over to the next one.
       this._urlIndex++;
       this.reconnects++;
@@ -192,15 +284,20 @@ export class ClusterClient {
         return;
       case 'joined':
         this.joinedHead = frame.head;
+        this.lastJoined = frame;
         if (this._state !== State.ready) {
           this._setState(State.ready);
           if (this._resendOnJoin) this.resendOutbox();
         }
         return;
       case 'msg':
+      case 'update':
         this._hold(frame);
         this.deliveries.set(frame.seq, (this.deliveries.get(frame.seq) ?? 0) + 1);
         this._requestHistory(false);
+        return;
+      case 'presence':
+        this.presence.push(frame);
         return;
       case 'history':
         this._historyPending = false;
@@ -237,9 +334,10 @@ export class ClusterClient {
     }
   }
 
-  private _hold(message: Msg): void {
-    if (message.conv !== this.conv) return;
-    this.held.set(message.seq, message);
+  private _hold(event: LogEvent): void {
+    if (event.conv !== this.conv) return;
+    if (applyEvent(this.view, event)) this.applied++;
+    this.held.set(event.seq, event);
     while (this.held.has(this.contiguous + 1)) this.contiguous++;
   }
 

@@ -59,8 +59,7 @@ describe('cluster', () => {
       // Each sender's messages keep the order it sent them in.
       for (const sender of clients) {
         const mine = clients[0]!
-          .seqs()
-          .map((s) => clients[0]!.held.get(s)!)
+          .messages()
           .filter((m) => m.from.id === sender.user)
           .map((m) => Number(m.id.split('-')[1]));
         assert.deepEqual(mine, Array.from({ length: perClient }, (_, i) => i));
