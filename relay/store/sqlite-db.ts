@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { FileRef, Member, QuotedMessage, User, WebhookEvent, WebhookEventType } from '../../protocol/index.js';
+import type { FileRef, LogEvent, Member, QuotedMessage, UpdateFrame, User, WebhookEvent, WebhookEventType } from '../../protocol/index.js';
 import { decideChange } from './changes.js';
 import { advanceCursor } from './cursor.js';
 import {
@@ -37,7 +37,6 @@ import {
   type QueuedWebhook,
   type StoredMessage,
 } from './types.js';
-import type { LogEvent } from '../../protocol/index.js';
 
 /**
  * Versioned with `PRAGMA user_version`, applied in order at open, each in its own transaction.
@@ -100,7 +99,6 @@ type SqliteMessageRow = Omit<MessageRow, 'file' | 'q_file' | 'reactions'> & {
   q_file?: string | null;
   reactions?: string | null;
 };
-type SqliteLogRow = SqliteMessageRow & Pick<UpdateRow, 'kind' | 'emoji' | 'on_'> & { type: 'msg' | 'update' };
 
 /**
  * SQLite result codes that say the disk, not the request, is the problem (full, I/O error,
@@ -127,24 +125,21 @@ export function diskErrors<T>(work: () => T): T {
 
 const parseJson = <T>(text: string | null | undefined): T | null => (text == null ? null : (JSON.parse(text) as T));
 
-const rowToMessage = (row: SqliteMessageRow): StoredMessage =>
-  messageFromRow({
-    ...row,
-    file: parseJson<FileRef>(row.file),
-    q_file: parseJson<FileRef>(row.q_file),
-    reactions: parseJson<ReactionPairs>(row.reactions),
-  });
+/** The message columns, without the quote (most messages quote nothing: their quote is looked up apart). */
+const MESSAGE_COLUMNS = 'conv, seq, id, sender, sender_name, text, file, ts, edited, deleted, reactions, reply_seq, rev';
+const QUOTE_COLUMNS = 'id AS q_id, sender AS q_sender, sender_name AS q_sender_name, text AS q_text, file AS q_file, deleted AS q_deleted';
+type SqliteQuoteRow = Pick<SqliteMessageRow, 'q_id' | 'q_sender' | 'q_sender_name' | 'q_text' | 'q_file' | 'q_deleted'>;
 
-const rowToEvent = (row: SqliteLogRow): LogEvent =>
-  row.type === 'msg'
-    ? rowToMessage(row)
-    : updateFromRow({ conv: row.conv, seq: row.seq, id: row.id, by_id: row.sender, by_name: row.sender_name, ts: row.ts, kind: row.kind, text: row.text, emoji: row.emoji, on_: row.on_ });
+/** JSON text to values, in place (the row is ours: better-sqlite3 made it for this call). */
+function toMessage(row: SqliteMessageRow, quote: SqliteQuoteRow | undefined): StoredMessage {
+  const parsed = row as unknown as MessageRow;
+  parsed.file = parseJson<FileRef>(row.file);
+  parsed.reactions = parseJson<ReactionPairs>(row.reactions);
+  if (quote) Object.assign(parsed, quote, { q_file: parseJson<FileRef>(quote.q_file) });
+  return messageFromRow(parsed);
+}
 
-/** A message with the quoted message's current state (the join every read of messages uses). */
-const MESSAGE_COLUMNS = `m.conv, m.seq, m.id, m.sender, m.sender_name, m.text, m.file, m.ts,
-  m.edited, m.deleted, m.reactions, m.reply_seq, m.rev,
-  q.id AS q_id, q.sender AS q_sender, q.sender_name AS q_sender_name, q.text AS q_text, q.file AS q_file, q.deleted AS q_deleted`;
-const MESSAGE_FROM = 'messages AS m LEFT JOIN messages AS q ON q.conv = m.conv AND q.seq = m.reply_seq';
+const toUpdate = (row: UpdateRow): UpdateFrame => updateFromRow(row);
 
 /** An append's outcome without the message, which the caller rebuilds from its own input. */
 export type AppendOutcome =
@@ -164,23 +159,23 @@ export function toAppendResult(input: AppendInput, outcome: AppendOutcome): Appe
 export class SqliteReader {
   private readonly _stmts;
 
+  /** Runs reads in one read transaction: one snapshot, so no update goes missing between two messages. */
+  private readonly _snapshot: <T>(work: () => T) => T;
+
   constructor(private readonly _db: Database.Database) {
     this._stmts = {
-      // One statement, so msg and update rows come from one snapshot (no update missing between two messages).
-      log: _db.prepare<{ conv: string; after: number; limit: number }, SqliteLogRow>(
-        `SELECT * FROM (SELECT 'msg' AS type, ${MESSAGE_COLUMNS}, NULL AS kind, NULL AS emoji, NULL AS on_
-           FROM ${MESSAGE_FROM} WHERE m.conv = @conv AND m.seq > @after ORDER BY m.seq LIMIT @limit)
-         UNION ALL
-         SELECT * FROM (SELECT 'update', u.conv, u.seq, u.id, u.by_id, u.by_name, u.text, NULL, u.ts,
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, u.kind, u.emoji, u.on_
-           FROM updates AS u WHERE u.conv = @conv AND u.seq > @after ORDER BY u.seq LIMIT @limit)
-         ORDER BY seq LIMIT @limit`,
+      range: _db.prepare<[string, number, number], SqliteMessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      rangeUpdates: _db.prepare<[string, number, number], UpdateRow>(
+        'SELECT conv, seq, id, by_id, by_name, ts, kind, text, emoji, on_ FROM updates WHERE conv = ? AND seq > ? ORDER BY seq LIMIT ?',
       ),
       before: _db.prepare<[string, number, number], SqliteMessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
       ),
-      byId: _db.prepare<[string, string], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.id = ?`),
-      bySeq: _db.prepare<[string, number], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM ${MESSAGE_FROM} WHERE m.conv = ? AND m.seq = ?`),
+      quote: _db.prepare<[string, number], SqliteQuoteRow>(`SELECT ${QUOTE_COLUMNS} FROM messages WHERE conv = ? AND seq = ?`),
+      byId: _db.prepare<[string, string], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND id = ?`),
+      bySeq: _db.prepare<[string, number], SqliteMessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conv = ? AND seq = ?`),
       head: _db.prepare<[string], { head: number }>('SELECT head FROM conversations WHERE id = ?'),
       members: _db.prepare<[number, string], MemberRow>(
         `SELECT mb.user, mb.name, mb.delivered, mb.read, mb.since, mb.seen, b.user IS NOT NULL AS banned
@@ -192,6 +187,8 @@ export class SqliteReader {
       ),
       backlog: _db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM webhooks'),
     };
+    const snapshot = _db.transaction((work: () => unknown) => work());
+    this._snapshot = <T>(work: () => T) => snapshot(work) as T;
   }
 
   /** A read-only connection to an existing database file (the worker created and migrated it). */
@@ -202,23 +199,42 @@ export class SqliteReader {
   }
 
   range(conv: string, after: number, limit: number): Page<LogEvent> {
-    const rows = this._stmts.log.all({ conv, after, limit: limit + 1 });
-    return { messages: rows.slice(0, limit).map(rowToEvent), more: rows.length > limit };
+    const [messages, updates] = this._snapshot(() => {
+      const found = this._stmts.range.all(conv, after, limit + 1);
+      return [found.map((row) => this._message(row)), this._stmts.rangeUpdates.all(conv, after, limit + 1)] as const;
+    });
+    // Both ascending: merge them and keep the first limit + 1 (one more tells `more`).
+    const events: LogEvent[] = [];
+    let m = 0;
+    let u = 0;
+    while (events.length <= limit && (m < messages.length || u < updates.length)) {
+      const update = updates[u];
+      if (m < messages.length && (update === undefined || messages[m]!.seq < Number(update.seq))) events.push(messages[m++]!);
+      else events.push(toUpdate(updates[u++]!));
+    }
+    const more = events.length > limit;
+    if (more) events.length = limit;
+    return { messages: events, more };
   }
 
   before(conv: string, before: number, limit: number): Page {
-    const rows = this._stmts.before.all(conv, before, limit + 1);
-    return { messages: rows.slice(0, limit).reverse().map(rowToMessage), more: rows.length > limit };
+    const [rows, messages] = this._snapshot(() => {
+      const found = this._stmts.before.all(conv, before, limit + 1);
+      return [found.length, found.slice(0, limit).reverse().map((row) => this._message(row))] as const;
+    });
+    return { messages, more: rows > limit };
   }
 
   message(conv: string, id: string): StoredMessage | null {
-    const row = this._stmts.byId.get(conv, id);
-    return row ? rowToMessage(row) : null;
+    return this._snapshot(() => {
+      const row = this._stmts.byId.get(conv, id);
+      return row ? this._message(row) : null;
+    });
   }
 
   messageAt(conv: string, seq: number): StoredMessage | null {
     const row = this._stmts.bySeq.get(conv, seq);
-    return row ? rowToMessage(row) : null;
+    return row ? this._message(row) : null;
   }
 
   head(conv: string): number {
@@ -241,6 +257,11 @@ export class SqliteReader {
 
   close(): void {
     if (this._db.open) this._db.close();
+  }
+
+  /** A message row with its quote looked up (in the caller's snapshot). */
+  private _message(row: SqliteMessageRow): StoredMessage {
+    return toMessage(row, row.reply_seq == null ? undefined : this._stmts.quote.get(row.conv, Number(row.reply_seq)));
   }
 }
 
