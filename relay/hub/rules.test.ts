@@ -5,36 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Admission, DEFAULT_LIMITS, Refusal, TokenBucket } from './admission.js';
-import type { Clock, TimerHandle } from './ports.js';
+import { FakeClock } from '../test/fakes.js';
 import { Sequencer } from './sequencer.js';
 import { Typing } from './typing.js';
-
-class FakeClock implements Clock {
-  private _now = 1_000_000;
-  private _timers = new Map<object, { at: number; run: () => void }>();
-  now(): number {
-    return this._now;
-  }
-  setTimeout(run: () => void, ms: number): TimerHandle {
-    const handle = {};
-    this._timers.set(handle, { at: this._now + ms, run });
-    return handle;
-  }
-  clearTimeout(handle: TimerHandle | undefined): void {
-    if (handle) this._timers.delete(handle);
-  }
-  advance(ms: number): void {
-    const until = this._now + ms;
-    for (;;) {
-      const due = [...this._timers.entries()].filter(([, t]) => t.at <= until).sort(([, a], [, b]) => a.at - b.at)[0];
-      if (!due) break;
-      this._timers.delete(due[0]);
-      this._now = due[1].at;
-      due[1].run();
-    }
-    this._now = until;
-  }
-}
 
 test('sequencer - out-of-order seqs wait for the missing one, at most the reorder wait, then go in order', () => {
   const clock = new FakeClock();
