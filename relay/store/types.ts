@@ -60,10 +60,16 @@ export interface ChangeInput {
 export type ChangeResult =
   /** Stored as the next event of the conversation: fan out `update`, ack with its seq. */
   | { kind: 'stored'; update: UpdateFrame; message: StoredMessage }
-  /** Changes nothing (same text, already deleted, reaction already so): ack with `seq` (the rev, or the message's seq), store and fan out nothing. */
+  /**
+   * Changes nothing (same text, already deleted, reaction already so): ack with `seq` (the rev, or
+   * the message's seq) and `ts` (that event's ts), store and fan out nothing.
+   */
   | { kind: 'unchanged'; seq: number; ts: number }
   | { kind: 'not_found' }
-  /** Another user's message, or a deleted message edited or reacted to. */
+  /**
+   * Another user's message (checked first), or a deleted message edited or reacted to. Edit:
+   * author or server; delete: author, moderator or server; react: anyone.
+   */
   | { kind: 'forbidden'; reason: 'not_author' | 'deleted' }
   /** A 21st distinct emoji on one message. */
   | { kind: 'too_many_reactions' };
@@ -124,7 +130,9 @@ export interface Store {
   head(conv: string): Promise<number>;
   /**
    * Records that a user joined (creating the member on first join with `since` = the head at
-   * that moment, keeping the newest name).
+   * that moment, keeping the newest name). The member carries since (0 for members stored before
+   * v1.1) and seen when known, never banned. `isNew` is true once per user and conversation,
+   * whichever relay saw the join first.
    */
   addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }>;
   /**
@@ -132,32 +140,44 @@ export interface Store {
    * to the head). Resolves with the resulting cursors, or null when nothing changed.
    */
   setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null>;
-  /** Members with delivered, read, since, seen and banned (online is the hub's to add). */
+  /**
+   * Members with delivered, read and since; `seen` only when known; `banned: true` only for a ban
+   * in force now (absent otherwise). Online is the hub's to add.
+   */
   members(conv: string): Promise<Member[]>;
-  /** v1.1: records the last moment a user was online in a conversation (never moves back). */
+  /** v1.1: records the last moment a user was online in a conversation (never moves back; ignored for a non-member). */
   setSeen(conv: string, userId: string, ts: number): Promise<void>;
   /** v1.1: bans (or re-bans with a new `until`) a user; durable before it resolves. */
   ban(ban: Ban): Promise<void>;
-  /** v1.1: lifts a ban; false when there was none. */
+  /** v1.1: lifts a ban; false when there was none (an expired ban still counts as one to lift). */
   unban(conv: string, userId: string): Promise<boolean>;
   /** v1.1: the ban in force for a user at `now`, or null (an expired ban is none). */
   banOf(conv: string, userId: string, now: number): Promise<Ban | null>;
   /**
-   * v1.1 webhooks: when enabled, every stored `msg` and `update`, and every first join, is
-   * queued as a webhook event in the same transaction that stores it, so no event is lost
-   * between the commit and the delivery.
+   * v1.1 webhooks: from this call on, every `msg` and `update` this store instance stores, and
+   * every first join it records, is queued as a webhook event in the same transaction that
+   * stores it, so no event is lost between the commit and the delivery. In a cluster, enable it
+   * on every relay. Event ids are unique across the store and its lives:
+   * `<first 8 chars of the epoch>/<conv>/<seq>` and `<…>/<conv>/member/<user>`.
    */
   enableWebhooks(): void;
   /**
    * Leases the next events due for delivery (`nextAttemptAt <= now`), at most ONE per
    * conversation, the oldest undelivered one, so events of a conversation go out in seq order;
-   * an event leased by another relay is skipped until its lease (`leaseMs`) runs out, so a
-   * relay killed mid-delivery only delays it.
+   * an event under a lease (any owner's, the caller's own included) is skipped until its lease
+   * (`leaseMs`) runs out, so a relay killed mid-delivery only delays it. Oldest due first.
    */
   claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]>;
-  /** The receiver acknowledged the event: it is removed from the queue. */
+  /**
+   * The receiver acknowledged the event: it is removed from the queue, if `owner` still holds its
+   * lease (otherwise another relay re-claimed it after the lease ran out and delivers it again:
+   * at least once, order kept). The conversation's next event becomes due.
+   */
   completeWebhook(id: string, owner: string): Promise<void>;
-  /** The attempt failed: the lease is dropped and the event is due again at `retryAt`. */
+  /**
+   * The attempt failed: attempts + 1, the lease is dropped and the event is due again at
+   * `retryAt`; the conversation's later events wait behind it. Ignored unless `owner` holds the lease.
+   */
   failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void>;
   /** Events waiting in the queue (for metrics). */
   webhookBacklog(): Promise<number>;
