@@ -462,6 +462,8 @@ export class Hub {
       type: 'welcome',
       v: PROTOCOL_VERSION,
       user: session.identity!.user,
+      // v1.1: so the widget offers moderation (delete others' messages, ban) only to moderators.
+      ...(session.identity!.role === Role.moderator ? { role: Role.moderator } : {}),
       limits: { maxTextChars: Limits.maxTextChars, maxFrameBytes: Limits.maxFrameBytes, maxUploadBytes: this._maxUploadBytes },
       ...(session.identity!.expiresAt !== null ? { expires: session.identity!.expiresAt } : {}),
       ref,

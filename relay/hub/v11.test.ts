@@ -180,6 +180,8 @@ test('v1.1 hub - every refusal of a change answers its code with conv and id; no
   const bob = await Client.login(one, 'bob');
   const mod = await Client.login(one, 'mod', { role: 'moderator' });
   for (const c of [alice, bob, mod]) await c.join('c');
+  const welcomes = [mod, bob].map((c) => c.socket.of('welcome')[0]);
+  assert.deepEqual(welcomes.map((w) => w?.role), ['moderator', undefined], 'welcome says who moderates');
   await alice.ask({ type: 'send', conv: 'c', id: 'a1', text: 'mine' });
   await alice.ask({ type: 'send', conv: 'c', id: 'a2', text: 'to delete' });
   const refusal = async (client: Client, frame: object) => {
