@@ -4,28 +4,20 @@ import { live } from 'lit/directives/live.js';
 import { SnapshotController } from './controller.js';
 import { paperclipIcon } from './icons.js';
 import { quoteStyles, renderReplyPreview } from './chat-reply-preview.js';
+import { LocaleController } from './i18n/index.js';
 import { buttons, srOnly } from './styles.js';
 import type { ChatRoomReplyDetail } from './chat-message.js';
 import type { ChatMessage, FileRef } from './client/types.js';
 
-/** `send` with the v1.1 options, until the client core's types say it. */
+/** `send` and `upload` with the v1.1 options, until the client core's types say it. */
 type SendWithReply = (text: string, file?: FileRef, options?: { reply?: string }) => ChatMessage;
+type UploadWithReply = (file: Blob & { name?: string }, text?: string, options?: { reply?: string }) => unknown;
 
 /** The counter appears once the text is this close to the relay's limit. */
 const COUNTER_FROM = 0.9;
 /** A draft is saved this long after the last keystroke (and at once when the composer goes away). */
 const DRAFT_SAVE_MS = 400;
 
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const composerStrings = {
-  label: 'Message',
-  placeholder: 'Write a message…',
-  send: 'Send',
-  attach: 'Attach a file',
-  counter: (length: number, max: number) => `${length} / ${max}`,
-  tooLong: (length: number, max: number) => `${length} / ${max} — too long`,
-  disabled: 'You cannot write here.',
-};
 
 /**
  * Unsent text per conversation, kept across reloads in localStorage (one key per relay and
@@ -95,7 +87,7 @@ export class ChatComposer extends LitElement {
         font: inherit;
         /* Below 16px iOS zooms the page when the box gets focus. */
         font-size: max(16px, 1em);
-        color: var(--_fg);
+        color: var(--_surface-fg);
         background: var(--_surface);
         border: 1px solid var(--_border);
         border-radius: calc(var(--_radius) / 2);
@@ -149,6 +141,7 @@ export class ChatComposer extends LitElement {
   @state() private _replyTo: ChatMessage | null = null;
   @query('textarea') private _input!: HTMLTextAreaElement | null;
   @query('input[type=file]') private _picker!: HTMLInputElement | null;
+  private readonly _l = new LocaleController(this);
   private readonly _snap = new SnapshotController(this, (next, _previous, clientChanged) => {
     if (!clientChanged) return;
     // Another conversation: its own draft, and the message being answered is not in it.
@@ -223,9 +216,10 @@ export class ChatComposer extends LitElement {
     const replyId = this._replyTo?.id;
     // The answered message as it is now (edited or deleted meanwhile), else as it was when chosen.
     const quoted = replyId === undefined ? null : (snap?.messages.find((m) => m.id === replyId) ?? this._replyTo);
-    return html`${this.disabled ? nothing : renderReplyPreview(quoted, this._cancelReply)}<div class="wrap">
+    const l = this._l;
+    return html`${this.disabled ? nothing : renderReplyPreview(quoted, l.locale, this._cancelReply)}<div class="wrap">
       <span id="counter" class="counter ${over ? 'over' : ''}" aria-live="polite"
-        >${near ? (over ? composerStrings.tooLong(length, max) : composerStrings.counter(length, max)) : ''}</span
+        >${near ? l.t(over ? 'composer.tooLong' : 'composer.counter', { length, max }) : ''}</span
       >
       <form part="composer" @submit=${this._onSubmit}>
         <input type="file" multiple hidden tabindex="-1" @change=${this._onPicked} />
@@ -233,20 +227,20 @@ export class ChatComposer extends LitElement {
           part="attach-button"
           class="attach"
           type="button"
-          aria-label=${composerStrings.attach}
-          title=${composerStrings.attach}
+          aria-label=${l.t('composer.attach')}
+          title=${l.t('composer.attach')}
           ?disabled=${off}
           @click=${() => this._picker?.click()}
         >
           ${paperclipIcon}
         </button>
-        <label class="sr-only" for="input">${composerStrings.label}</label>
+        <label class="sr-only" for="input">${l.t('composer.label')}</label>
         <textarea
           id="input"
           part="input"
           rows="1"
           dir="auto"
-          placeholder=${this.disabled ? composerStrings.disabled : composerStrings.placeholder}
+          placeholder=${l.t(this.disabled ? 'composer.disabled' : 'composer.placeholder')}
           ?disabled=${this.disabled}
           aria-describedby="counter"
           aria-invalid=${over ? 'true' : 'false'}
@@ -256,7 +250,7 @@ export class ChatComposer extends LitElement {
           @blur=${() => this._snap.client?.stoppedTyping()}
           @paste=${this._onPaste}
         ></textarea>
-        <button part="send-button" class="send" type="submit" ?disabled=${!canSend}>${composerStrings.send}</button>
+        <button part="send-button" class="send" type="submit" ?disabled=${!canSend}>${l.t('composer.send')}</button>
       </form>
     </div>`;
   }
@@ -324,7 +318,13 @@ export class ChatComposer extends LitElement {
   uploadFiles(files: FileList | readonly File[] | null | undefined): void {
     const client = this._snap.client;
     if (!client || this.disabled || !files) return;
-    for (const file of Array.from(files)) client.upload(file);
+    // Files attached while answering a message answer it too (each of them), and end the reply.
+    const reply = this._replyTo?.id;
+    for (const file of Array.from(files)) {
+      if (reply !== undefined) (client.upload as UploadWithReply).call(client, file, undefined, { reply });
+      else client.upload(file);
+    }
+    if (reply !== undefined && files.length > 0) this._replyTo = null;
   }
 }
 

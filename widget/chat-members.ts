@@ -1,17 +1,8 @@
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { SnapshotController } from './controller.js';
+import { en, english, LocaleController, type Locale, type StringKey } from './i18n/index.js';
 import { srOnly } from './styles.js';
 import type { Member } from './client/types.js';
-
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const membersStrings = {
-  label: 'Members',
-  online: 'online',
-  seen: (when: string) => `last seen ${when}`,
-  never: 'not seen yet',
-  banned: 'banned',
-  more: (count: number) => `+${count} more`,
-};
 
 /** At most this many members are drawn; the rest are counted ("+3 more"): a big room stays one line or two. */
 export const MAX_SHOWN = 12;
@@ -49,10 +40,15 @@ export function lastSeenText(seen: number, now: number = Date.now(), style: 'lon
 }
 
 /** What a member's line says after the name: online, last seen…, or never seen. */
-export function presenceText(member: Member, now: number = Date.now()): string {
-  if (member.online) return membersStrings.online;
-  if (member.seen !== undefined) return membersStrings.seen(lastSeenText(member.seen, now));
-  return membersStrings.never;
+export function presenceText(member: Member, now: number = Date.now(), locale: Locale = english): string {
+  if (member.online) return locale.t('members.online');
+  if (member.seen !== undefined) return locale.t('members.seen', { time: lastSeenText(member.seen, now, 'long', locale.tag) });
+  return locale.t('members.never');
+}
+
+/** "+3 more" (just "+3" until the catalogues have the words). */
+function moreText(count: number, locale: Locale): string {
+  return 'members.more' in en ? locale.t('members.more' as StringKey, { count }) : `+${locale.number(count)}`;
 }
 
 /** Online first, then the most recently seen; names break ties so the order is stable. */
@@ -103,6 +99,9 @@ export class ChatMembers extends LitElement {
       .name {
         color: var(--_fg);
       }
+      .seen {
+        font-size: 0.9em;
+      }
       .dot {
         width: 0.6em;
         height: 0.6em;
@@ -125,6 +124,7 @@ export class ChatMembers extends LitElement {
   ];
 
   private readonly _snap = new SnapshotController(this);
+  private readonly _l = new LocaleController(this);
   private _timer: ReturnType<typeof setInterval> | undefined;
 
   override connectedCallback(): void {
@@ -146,20 +146,21 @@ export class ChatMembers extends LitElement {
     if (others.length === 0) return nothing;
     const now = Date.now();
     const shown = others.slice(0, MAX_SHOWN);
-    return html`<ul part="members" aria-label=${membersStrings.label}>
-      ${shown.map((m) => this._renderMember(m, now))}
-      ${others.length > shown.length ? html`<li class="more">${membersStrings.more(others.length - shown.length)}</li>` : nothing}
+    const locale = this._l.locale;
+    return html`<ul part="members" aria-label=${locale.t('members.label')}>
+      ${shown.map((m) => this._renderMember(m, now, locale))}
+      ${others.length > shown.length ? html`<li class="more">${moreText(others.length - shown.length, locale)}</li>` : nothing}
     </ul>`;
   }
 
-  private _renderMember(m: Member, now: number): TemplateResult {
-    const presence = presenceText(m, now);
+  private _renderMember(m: Member, now: number, locale: Locale): TemplateResult {
+    const presence = presenceText(m, now, locale);
     const state = `${m.online ? ' member-online' : ''}${m.banned ? ' member-banned' : ''}`;
     return html`<li part="member${state}" class=${m.banned ? 'banned' : ''} data-member=${m.id} title=${presence}>
       <span part="presence-dot" class="dot ${m.online ? 'online' : ''}" aria-hidden="true"></span>
       <span class="name">${m.name || m.id}</span><span class="sr-only">, ${presence}</span>
-      ${!m.online && m.seen !== undefined ? html`<span class="seen" aria-hidden="true">${lastSeenText(m.seen, now, 'short')}</span>` : nothing}
-      ${m.banned ? html`<span class="tag">(${membersStrings.banned})</span>` : nothing}
+      ${!m.online && m.seen !== undefined ? html`<span class="seen" aria-hidden="true">${lastSeenText(m.seen, now, 'short', locale.tag)}</span>` : nothing}
+      ${m.banned ? html`<span class="tag">(${locale.t('members.banned')})</span>` : nothing}
     </li>`;
   }
 }

@@ -194,7 +194,7 @@ describe('chat-room-message actions', () => {
 
   it('edit - the edited marker, "saving…" while the edit is pending', async () => {
     const edited = Date.UTC(2025, 0, 1, 13, 0);
-    const { el, client } = await mountV11({ messages: [message(1, { own: true, text: 'new text', edited, pending: { edit: true } } as never)] });
+    const { el, client } = await mountV11({ messages: [message(1, { own: true, text: 'new text', edited, pending: ['edit'] } as never)] });
     const marker = () => deep(messageEl(el, 'm1'), '[part="edited"]')!;
     expect(marker().textContent!.trim()).to.equal('saving…');
     expect(marker().title).to.match(/^Edited at /);
@@ -206,7 +206,7 @@ describe('chat-room-message actions', () => {
 
   it('delete - through the menu; the message becomes a tombstone without actions, text, file or reactions', async () => {
     const { el, client } = await mountV11({
-      messages: [message(1, { own: true, reactions: { '👍': ['bob'] } } as never), message(2)],
+      messages: [message(1, { own: true, reactions: [{ emoji: '👍', users: ['bob'], mine: false }] } as never), message(2)],
     });
     await openMenu(el, 'm1');
     await sendKeys({ press: 'End' });
@@ -215,7 +215,7 @@ describe('chat-room-message actions', () => {
     await settle(el);
     expect(client.callsTo('delete')).to.deep.equal([['m1']]);
     // Optimistic: the core shows the tombstone at once, marked pending.
-    client.change('m1', { deleted: true, text: undefined, reactions: undefined, pending: { delete: true } });
+    client.change('m1', { deleted: true, text: undefined, reactions: undefined, pending: ['delete'] });
     await settle(el);
     const m1 = messageEl(el, 'm1');
     const tombstone = deep(m1, '.tombstone')!;
@@ -233,16 +233,25 @@ describe('chat-room-message actions', () => {
   it('reactions - chips with counts, names in the tooltip, mine pressed; a click toggles through the client', async () => {
     const { el, client } = await mountV11({
       members,
-      messages: [message(1, { reactions: { '👍': ['bob', 'alice'], '🎉': ['carol'] }, pending: { react: ['👍'] } } as never)],
+      messages: [
+        message(1, {
+          reactions: [
+            { emoji: '👍', users: ['bob', 'alice'], mine: true },
+            { emoji: '🎉', users: ['carol'], mine: false },
+          ],
+          pending: ['react'],
+        } as never),
+      ],
     });
     const chips = deepAll<HTMLButtonElement>(messageEl(el, 'm1'), '[part~="reaction"]');
     expect(chips.map((c) => c.dataset['emoji'])).to.deep.equal(['👍', '🎉']);
     expect(chips.map((c) => c.querySelector('.count')!.textContent)).to.deep.equal(['2', '1']);
-    expect(chips.map((c) => c.title)).to.deep.equal(['Bob, You', 'Carol']);
+    expect(chips.map((c) => c.title)).to.deep.equal(['Bob and You', 'Carol']);
     expect(chips.map((c) => c.getAttribute('aria-pressed'))).to.deep.equal(['true', 'false']);
     expect(chips[0]!.getAttribute('part')).to.equal('reaction reaction-mine');
-    expect(chips[0]!.getAttribute('aria-label')).to.equal('👍 2: Bob, You');
-    expect(chips[0]!.classList.contains('pending')).to.equal(true);
+    expect(chips[0]!.getAttribute('aria-label')).to.equal('👍 2: Bob and You');
+    // The pending reaction change is the user's: their chip shows it, the others' do not.
+    expect(chips.map((c) => c.classList.contains('pending'))).to.deep.equal([true, false]);
     chips[0]!.click();
     chips[1]!.click();
     expect(client.callsTo('react')).to.deep.equal([
@@ -252,7 +261,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reactions - the picker: React opens 8 emoji as checkable menu items; Enter reacts; Escape goes back to the menu', async () => {
-    const { el, client } = await mountV11({ messages: [message(1, { reactions: { '❤️': ['alice'] } } as never)] });
+    const { el, client } = await mountV11({ messages: [message(1, { reactions: [{ emoji: '❤️', users: ['alice'], mine: true }] } as never)] });
     await openMenu(el, 'm1');
     await sendKeys({ press: 'ArrowRight' });
     expect(activePart()).to.equal('react');
@@ -323,6 +332,23 @@ describe('chat-room-message actions', () => {
     expect(client.callsTo('send')[1]).to.deep.equal(['plain', undefined]);
   });
 
+  it('reply - files attached while answering answer the message too, and end the reply', async () => {
+    const { el, client } = await mountV11({ messages: [message(1)] });
+    menuButton(el, 'm1')!.click();
+    await settle(el);
+    deep<HTMLButtonElement>(messageEl(el, 'm1'), '[data-action="reply"]')!.click();
+    await settle(el);
+    const picker = deep<HTMLInputElement>(el, 'chat-room-composer', 'input[type=file]')!;
+    const files = new DataTransfer();
+    files.items.add(new File(['a'], 'a.txt'));
+    picker.files = files.files;
+    picker.dispatchEvent(new Event('change', { bubbles: true }));
+    await settle(el);
+    const [[file, text, options]] = client.callsTo('upload') as [[File, unknown, unknown]];
+    expect([file.name, text, options]).to.deep.equal(['a.txt', undefined, { reply: 'm1' }]);
+    expect(deep(el, 'chat-room-composer', '[part="reply-preview"]')).to.equal(null);
+  });
+
   it('reply - the reply request does not leak out of <chat-room>', async () => {
     const { el } = await mountV11({ messages: [message(1)] });
     let leaked = 0;
@@ -340,7 +366,7 @@ describe('chat-room-message actions', () => {
     }
   });
 
-  it('reply - a sent reply shows the quote; clicking it asks to show the original and, unhandled, scrolls to it', async () => {
+  it('reply - a sent reply shows the quote; clicking it asks to show the original, which comes on screen, focused', async () => {
     const many = Array.from({ length: 30 }, (_, i) => message(i + 1, { text: `line ${i + 1}` }));
     const reply = message(31, {
       from: BOB,
@@ -369,22 +395,39 @@ describe('chat-room-message actions', () => {
     expect(deepActiveElement()).to.equal(deep(target, '.bubble'));
   });
 
-  it('reply - a list that handles the request (preventDefault) is left to scroll', async () => {
+  it('reply - when no list takes the request, the message scrolls to the quoted one itself', async () => {
     const many = Array.from({ length: 30 }, (_, i) => message(i + 1));
     const { el } = await mountV11({ messages: [...many, message(31, { reply: { id: 'm1', seq: 1, from: BOB, text: 'x' } } as never)] });
     el.style.height = '300px';
     await settle(el);
+    const list = deep(el, 'chat-room-message-list')!;
     const log = deep(el, 'chat-room-message-list', '[role="log"]')!;
-    const before = log.scrollTop;
-    const handle = (event: Event) => event.preventDefault();
-    el.addEventListener('chat-room-show-message', handle);
+    // Stopped before it reaches the list's own listener: as in a list that does not handle it.
+    const stop = (event: Event) => event.stopPropagation();
+    list.shadowRoot!.addEventListener('chat-room-show-message', stop);
     try {
+      const target = messageEl(el, 'm1');
+      expect(target.getBoundingClientRect().bottom).to.be.lessThan(log.getBoundingClientRect().top);
       deep<HTMLButtonElement>(messageEl(el, 'm31'), '[part="quote"]')!.click();
       await settle(el);
-      expect(log.scrollTop).to.equal(before);
+      const box = target.getBoundingClientRect();
+      const view = log.getBoundingClientRect();
+      expect(box.top).to.be.at.least(view.top - 1);
+      expect(box.bottom).to.be.at.most(view.bottom + 1);
+      expect(deepActiveElement()).to.equal(deep(target, '.bubble'));
     } finally {
-      el.removeEventListener('chat-room-show-message', handle);
+      list.shadowRoot!.removeEventListener('chat-room-show-message', stop);
     }
+  });
+
+  it('edit - a change the relay refused shows why, with a button that dismisses it', async () => {
+    const { el, client } = await mountV11({
+      messages: [message(1, { own: true, changeError: { code: 'forbidden', change: 'edit' } } as never)],
+    });
+    const line = deep(messageEl(el, 'm1'), '.actions[role="status"]')!;
+    expect(line.querySelector('.error')!.textContent).to.match(/not allowed here/);
+    line.querySelector('button')!.click();
+    expect(client.callsTo('dismissChangeError')).to.deep.equal([['m1']]);
   });
 
   it('actions - deleted and failed messages have no menu', async () => {
@@ -402,9 +445,9 @@ describe('chat-room-message actions', () => {
     const { el } = await mountV11({
       members,
       messages: [
-        message(1, { reactions: { '👍': ['bob', 'alice'] }, edited: 1 } as never),
+        message(1, { reactions: [{ emoji: '👍', users: ['bob', 'alice'], mine: true }], edited: 1 } as never),
         message(2, { deleted: true, text: undefined } as never),
-        message(3, { own: true, reply: { id: 'm1', seq: 1, from: BOB, text: 'message 1' }, reactions: { '🎉': ['carol'] } } as never),
+        message(3, { own: true, reply: { id: 'm1', seq: 1, from: BOB, text: 'message 1' }, reactions: [{ emoji: '🎉', users: ['carol'], mine: false }] } as never),
         message(4, { own: true, text: 'to edit' }),
       ],
     });

@@ -1,25 +1,16 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
+import type { Locale } from './i18n/index.js';
 
 /**
  * The per-message action menu: a menu button (WAI-ARIA "menu button" pattern) beside the
  * bubble that opens a small menu in the flow of the message (not a floating layer, so that
- * neither the scrolling log nor the message's `content-visibility` clips it).
+ * the scrolling log never clips it).
  * Keyboard: Enter/Space/ArrowDown on the button open it on the first item (ArrowUp on the
  * last); arrows move, wrapping; Home/End; Escape closes it and returns to the button; Tab
  * closes it and moves on.
  */
 
 export type MessageAction = 'reply' | 'react' | 'edit' | 'delete';
-
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const actionStrings = {
-  button: 'Message actions',
-  menu: 'Message actions',
-  reply: 'Reply',
-  react: 'React',
-  edit: 'Edit',
-  delete: 'Delete',
-};
 
 /** Which actions a message offers: reply and react to any live message, edit own text, delete own (or any as a moderator). */
 export function availableActions(message: { own: boolean; text?: string | undefined; deleted?: unknown; status?: string | undefined }, moderator: boolean): MessageAction[] {
@@ -32,6 +23,7 @@ export function availableActions(message: { own: boolean; text?: string | undefi
 
 /** The button that opens the menu. `menuId` names the menu it controls. */
 export function renderMenuButton(
+  locale: Locale,
   menuId: string,
   expanded: boolean,
   onClick: () => void,
@@ -44,8 +36,8 @@ export function renderMenuButton(
     aria-haspopup="menu"
     aria-expanded=${expanded ? 'true' : 'false'}
     aria-controls=${expanded ? menuId : nothing}
-    aria-label=${actionStrings.button}
-    title=${actionStrings.button}
+    aria-label=${locale.t('actions.button')}
+    title=${locale.t('actions.button')}
     @click=${onClick}
     @keydown=${onKeydown}
   >
@@ -62,6 +54,7 @@ export function renderMenuButton(
 
 /** The menu itself; `React` opens the emoji picker, so it says it has a popup. */
 export function renderActionsMenu(
+  locale: Locale,
   menuId: string,
   actions: readonly MessageAction[],
   onAction: (action: MessageAction) => void,
@@ -72,7 +65,7 @@ export function renderActionsMenu(
     part="actions-menu"
     class="menu"
     role="menu"
-    aria-label=${actionStrings.menu}
+    aria-label=${locale.t('actions.button')}
     aria-orientation="horizontal"
     @keydown=${onKeydown}
   >
@@ -87,7 +80,7 @@ export function renderActionsMenu(
         aria-haspopup=${action === 'react' ? 'menu' : nothing}
         @click=${() => onAction(action)}
       >
-        ${actionStrings[action]}
+        ${locale.t(`actions.${action}`)}
       </button>`,
     )}
   </div>`;

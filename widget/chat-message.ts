@@ -12,37 +12,28 @@ import {
   renderMenuButton,
   type MessageAction,
 } from './chat-message-actions.js';
-import { reactionChips, reactionStyles, renderPicker, renderReactions } from './chat-reactions.js';
+import { reactionChips, reactionStyles, renderPicker, renderReactions, type Reaction } from './chat-reactions.js';
 import { quoteStyles, renderQuote, type Quotable } from './chat-reply-preview.js';
-import { humanSize, statusText, timeLabel } from './format.js';
+import { fullDateTime, humanSize, statusText, timeLabel } from './format.js';
+import { en, LocaleController, type StringKey } from './i18n/index.js';
 import { clockIcon, paperclipIcon } from './icons.js';
-import { errorText, Labels } from './messages.js';
 import { buttons, srOnly } from './styles.js';
-import type { ChatClient, ChatMessage, FileRef, Member } from './client/types.js';
+import type { ChatClient, ChatError, ChatMessage, FileRef, Member } from './client/types.js';
 
 const TICKS: Record<string, unknown> = { sending: clockIcon, sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
 
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const messageStrings = {
-  you: 'You',
-  deleted: 'Message deleted',
-  edited: 'edited',
-  saving: 'saving…',
-  editedAt: (time: string) => `Edited at ${time}`,
-  editLabel: 'Edit message',
-  save: 'Save',
-  cancel: 'Cancel',
-  retry: 'Retry',
-  discard: 'Discard',
-};
+type Change = 'edit' | 'delete' | 'react';
 
-/** What a message may carry beyond v1 (protocol v1.1), until the client core's types say it. */
+/** What a message carries beyond v1 (protocol v1.1), as widget/client documents it, until its types say it. */
 type ViewMessage = ChatMessage & {
   edited?: number;
   deleted?: true;
-  reactions?: Record<string, string[]>;
+  reactions?: readonly Reaction[];
   reply?: Quotable;
-  pending?: { edit?: boolean; delete?: boolean; react?: readonly string[] };
+  /** Own changes shown but not yet confirmed by the relay. */
+  pending?: readonly Change[];
+  /** The relay refused a change (rolled back): why, and which. */
+  changeError?: ChatError & { change: Change };
 };
 
 /** The v1.1 calls of the client core (optional until it has them). */
@@ -50,7 +41,11 @@ type Changes = Partial<{
   edit(id: string, text: string): void;
   delete(id: string): void;
   react(id: string, emoji: string, on: boolean): void;
+  dismissChangeError(id: string): void;
 }>;
+
+/** The words for a refused change, by change. */
+const CHANGE_FAILED = { edit: 'message.editFailed', delete: 'message.deleteFailed', react: 'message.reactFailed' } as const;
 
 /** The event asking the composer to answer a message (it listens in its shadow tree). */
 export interface ChatRoomReplyDetail {
@@ -59,10 +54,6 @@ export interface ChatRoomReplyDetail {
 /** The event asking the list to show a message (a quote of it was clicked). */
 export interface ChatRoomShowMessageDetail {
   id: string;
-}
-
-function pendingOf(m: ViewMessage): { edit: boolean; delete: boolean; react: ReadonlySet<string> } {
-  return { edit: m.pending?.edit === true, delete: m.pending?.delete === true, react: new Set(m.pending?.react) };
 }
 
 function nameOf(members: readonly Member[] | undefined, id: string): string {
@@ -113,9 +104,6 @@ export class ChatMessageElement extends LitElement {
       :host {
         display: block;
         padding: 2px 0;
-        /* Long histories: the browser lays out and paints only the bubbles near the screen. */
-        content-visibility: auto;
-        contain-intrinsic-size: auto 3.5em;
       }
       :host([grouped]) {
         padding-top: 0;
@@ -143,11 +131,12 @@ export class ChatMessageElement extends LitElement {
         padding: 0.4em 0.7em;
         border-radius: var(--_radius);
         background: var(--_bubble-other);
-        color: var(--_fg);
+        color: var(--_bubble-other-fg);
         overflow-wrap: anywhere;
       }
       .own .bubble {
         background: var(--_bubble-own);
+        color: var(--_bubble-own-fg);
       }
       .failed .bubble {
         border: 1px solid var(--_danger);
@@ -184,7 +173,7 @@ export class ChatMessageElement extends LitElement {
         font: inherit;
         /* Below 16px iOS zooms the page when the box gets focus. */
         font-size: max(16px, 1em);
-        color: var(--_fg);
+        color: var(--_surface-fg);
         background: var(--_surface);
         border: 1px solid var(--_accent);
         border-radius: calc(var(--_radius) / 3);
@@ -282,6 +271,7 @@ export class ChatMessageElement extends LitElement {
   @state() private _flash = false;
 
   private readonly _client = new ContextConsumer(this, { context: clientContext, subscribe: true });
+  private readonly _l = new LocaleController(this);
 
   /** Briefly highlights the message and moves focus to it (a quote that points here was clicked). */
   highlight(): void {
@@ -317,46 +307,52 @@ export class ChatMessageElement extends LitElement {
     if (!m) return nothing;
     const classes = `row ${m.own ? 'own' : 'other'}${m.status === 'failed' ? ' failed' : ''}${this._flash ? ' flash' : ''}`;
     const snap = this._client.value?.snapshot;
+    const locale = this._l.locale;
     const actions = this._actions(m);
-    const pending = pendingOf(m);
+    const pending = m.pending ?? [];
+    const chips = m.deleted
+      ? []
+      : reactionChips(m.reactions, snap?.self?.id, (id) => nameOf(snap?.members, id), pending.includes('react'), locale);
     return html`
       <div part="message" class=${classes} @focusout=${this._onFocusOut} @animationend=${() => (this._flash = false)}>
         <div class="line">
           <div part="bubble${m.deleted ? ' tombstone' : ''}" class="bubble ${m.deleted ? 'deleted' : ''}" tabindex="-1">
             ${this.showSender && !m.own ? html`<div part="sender" class="sender">${m.from.name || m.from.id}</div>` : nothing}
-            ${m.deleted ? this._renderTombstone(pending.delete) : this._renderContent(m)}
+            ${m.deleted ? this._renderTombstone(pending.includes('delete')) : this._renderContent(m)}
             <div part="meta" class="meta">
-              <span class="sr-only">${m.own ? messageStrings.you : m.from.name || m.from.id},</span>
-              ${m.edited !== undefined && !m.deleted ? this._renderEdited(m.edited, pending.edit) : nothing}
-              <time datetime=${new Date(m.ts).toISOString()}>${timeLabel(m.ts)}</time>
+              <span class="sr-only">${m.own ? locale.t('message.you') : m.from.name || m.from.id},</span>
+              ${m.edited !== undefined && !m.deleted ? this._renderEdited(m.edited, pending.includes('edit')) : nothing}
+              <time datetime=${new Date(m.ts).toISOString()} title=${fullDateTime(m.ts, locale)}>${timeLabel(m.ts, locale)}</time>
               ${m.own && m.status ? this._renderStatus(m) : nothing}
             </div>
           </div>
           ${actions.length > 0 && this._draft === null
-            ? renderMenuButton('menu', this._open !== null, this._toggleMenu, this._onButtonKeydown)
+            ? renderMenuButton(locale, 'menu', this._open !== null, this._toggleMenu, this._onButtonKeydown)
             : nothing}
         </div>
-        ${this._open === 'menu' ? renderActionsMenu('menu', actions, this._onAction, this._onMenuKeydown) : nothing}
-        ${this._open === 'picker' ? renderPicker('picker', this._mine(m, snap?.self?.id), this._react, this._onMenuKeydown) : nothing}
-        ${m.deleted ? nothing : renderReactions(reactionChips(m.reactions, snap?.self?.id, (id) => nameOf(snap?.members, id), pending.react), this._react)}
+        ${this._open === 'menu' ? renderActionsMenu(locale, 'menu', actions, this._onAction, this._onMenuKeydown) : nothing}
+        ${this._open === 'picker' ? renderPicker(locale, 'picker', this._mine(m), this._react, this._onMenuKeydown) : nothing}
+        ${renderReactions(chips, locale, this._react)}
+        ${m.changeError ? this._renderChangeError(m, m.changeError) : nothing}
         ${m.status === 'failed' ? this._renderFailed(m) : nothing}
       </div>
     `;
   }
 
   private _renderContent(m: ViewMessage): TemplateResult {
-    return html`${m.reply ? renderQuote(m.reply, this._show) : nothing}
+    return html`${m.reply ? renderQuote(m.reply, this._l.locale, this._show) : nothing}
     ${m.file ? this._renderFile(m.file) : nothing}
     ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text" dir="auto">${m.text}</div>` : nothing}`;
   }
 
   private _renderTombstone(pending: boolean): TemplateResult {
-    return html`<div class="text tombstone ${pending ? 'pending-change' : ''}">${messageStrings.deleted}</div>`;
+    return html`<div class="text tombstone ${pending ? 'pending-change' : ''}">${this._l.t('message.deleted')}</div>`;
   }
 
   private _renderEdited(at: number, pending: boolean): TemplateResult {
-    return html`<span part="edited" class="edited ${pending ? 'pending-change' : ''}" title=${messageStrings.editedAt(timeLabel(at))}
-      >${pending ? messageStrings.saving : messageStrings.edited}</span
+    const locale = this._l.locale;
+    return html`<span part="edited" class="edited ${pending ? 'pending-change' : ''}" title=${locale.t('message.editedAt', { time: fullDateTime(at, locale) })}
+      >${locale.t(pending ? 'message.saving' : 'message.edited')}</span
     >`;
   }
 
@@ -368,7 +364,7 @@ export class ChatMessageElement extends LitElement {
       <textarea
         part="edit-input"
         dir="auto"
-        aria-label=${messageStrings.editLabel}
+        aria-label=${this._l.t('message.editLabel')}
         aria-invalid=${ok ? 'false' : 'true'}
         rows="2"
         .value=${live(text)}
@@ -376,24 +372,38 @@ export class ChatMessageElement extends LitElement {
         @keydown=${this._onEditKeydown}
       ></textarea>
       <div class="editor-buttons">
-        <button type="button" @click=${this._cancelEdit}>${messageStrings.cancel}</button>
-        <button type="button" class="save" ?disabled=${!ok} @click=${this._saveEdit}>${messageStrings.save}</button>
+        <button type="button" @click=${this._cancelEdit}>${this._l.t('message.cancel')}</button>
+        <button type="button" class="save" ?disabled=${!ok} @click=${this._saveEdit}>${this._l.t('message.save')}</button>
       </div>
     </div>`;
   }
 
   private _renderStatus(m: ChatMessage): TemplateResult {
-    const words = statusText(m);
+    const words = statusText(m, this._l.locale);
     return html`<span part="status" class="status ${m.status}" title=${words}
       ><span aria-hidden="true">${TICKS[m.status ?? ''] ?? ''}</span><span class="sr-only">${words}</span></span
     >`;
   }
 
+  /** A change the relay refused (already rolled back): what and why, until dismissed or the next change. */
+  private _renderChangeError(m: ViewMessage, error: ChatError & { change: Change }): TemplateResult {
+    const locale = this._l.locale;
+    const reason = locale.error(error);
+    const key = CHANGE_FAILED[error.change] as string;
+    // Until every catalogue has the words for each change, the generic "Not sent: …".
+    const words = key in en ? locale.t(key as StringKey, { reason }) : locale.t('status.failed', { reason });
+    const dismiss = 'message.dismiss' in en ? locale.t('message.dismiss' as StringKey) : locale.t('upload.dismiss');
+    return html`<div class="actions" role="status">
+      <span class="error">${words}</span>
+      <button type="button" @click=${() => this._changes?.dismissChangeError?.(m.id)}>${dismiss}</button>
+    </div>`;
+  }
+
   private _renderFailed(m: ChatMessage): TemplateResult {
     return html`<div class="actions">
-      <span class="error">${m.error ? errorText(m.error) : Labels.notSent}</span>
-      <button part="retry-button" type="button" @click=${() => this._client.value?.retry(m.id)}>${messageStrings.retry}</button>
-      <button type="button" @click=${() => this._client.value?.discard(m.id)}>${messageStrings.discard}</button>
+      <span class="error">${m.error ? this._l.locale.error(m.error) : this._l.t('message.notSent')}</span>
+      <button part="retry-button" type="button" @click=${() => this._client.value?.retry(m.id)}>${this._l.t('message.retry')}</button>
+      <button type="button" @click=${() => this._client.value?.discard(m.id)}>${this._l.t('message.discard')}</button>
     </div>`;
   }
 
@@ -407,7 +417,7 @@ export class ChatMessageElement extends LitElement {
     }
     return html`<div>
       <a part="file-link" href=${url} download=${file.name} target="_blank" rel="noopener noreferrer">${paperclipIcon}<span class="name">${file.name}</span></a>
-      <span class="size">(${humanSize(file.size)})</span>
+      <span class="size">(${humanSize(file.size, this._l.locale)})</span>
     </div>`;
   }
 
@@ -421,11 +431,8 @@ export class ChatMessageElement extends LitElement {
     return availableActions(m, snap?.moderator === true);
   }
 
-  private _mine(m: ViewMessage, self: string | undefined): Set<string> {
-    const mine = new Set<string>();
-    if (self === undefined) return mine;
-    for (const [emoji, users] of Object.entries(m.reactions ?? {})) if (users.includes(self)) mine.add(emoji);
-    return mine;
+  private _mine(m: ViewMessage): Set<string> {
+    return new Set(m.reactions?.filter((r) => r.mine).map((r) => r.emoji));
   }
 
   private _button(): HTMLElement | null {

@@ -1,5 +1,6 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
+import type { Locale } from './i18n/index.js';
 
 /**
  * Reaction chips under a message and the small picker of common emoji. Plain templates
@@ -9,67 +10,72 @@ import { repeat } from 'lit/directives/repeat.js';
 /** The picker's emoji: common ones every system font has. */
 export const QUICK_EMOJI: readonly string[] = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const reactionStrings = {
-  reactions: 'Reactions',
-  picker: 'Add a reaction',
-  you: 'You',
-  /** `👍 2: Alice, Bob` — what a chip says to a screen reader. */
-  chip: (emoji: string, count: number, names: string) => `${emoji} ${count}: ${names}`,
-};
+/** One emoji on a message, as the client core gives it: who reacted (ids, in order) and whether the user did. */
+export interface Reaction {
+  emoji: string;
+  users: readonly string[];
+  mine: boolean;
+  /** The user's own change to it is not confirmed by the relay yet (when the core says so per emoji). */
+  pending?: boolean;
+}
 
 export interface ReactionChip {
   emoji: string;
   /** Display names, in the order they reacted ("You" for the user). */
   names: string[];
   mine: boolean;
-  /** The user's own change to this emoji is not yet confirmed by the relay. */
   pending: boolean;
 }
 
 /**
- * Chips from a message's `reactions` (emoji → user ids in reaction order). Emoji nobody
- * holds any more are left out; the relay's order of emoji is kept.
+ * Chips from a message's reactions, in the core's order (first reaction first); emoji nobody
+ * holds any more are left out. `minePending`: the message has an unconfirmed reaction change of
+ * the user's, which marks the user's chips when the core does not say which emoji it is.
  */
 export function reactionChips(
-  reactions: Readonly<Record<string, readonly string[]>> | undefined,
+  reactions: readonly Reaction[] | undefined,
   self: string | undefined,
   nameOf: (user: string) => string,
-  pending: ReadonlySet<string> = new Set(),
+  minePending: boolean,
+  locale: Locale,
 ): ReactionChip[] {
   const chips: ReactionChip[] = [];
-  for (const [emoji, users] of Object.entries(reactions ?? {})) {
+  for (const { emoji, users, mine, pending } of reactions ?? []) {
     if (users.length === 0) continue;
     chips.push({
       emoji,
-      names: users.map((user) => (user === self ? reactionStrings.you : nameOf(user))),
-      mine: self !== undefined && users.includes(self),
-      pending: pending.has(emoji),
+      names: users.map((user) => (user === self ? locale.t('reactions.you') : nameOf(user))),
+      mine,
+      pending: pending ?? (minePending && mine),
     });
   }
   return chips;
 }
 
 /** The chips: each a toggle button (pressed = the user reacted with it), the names in its tooltip. */
-export function renderReactions(chips: readonly ReactionChip[], onToggle: (emoji: string, on: boolean) => void): TemplateResult | typeof nothing {
+export function renderReactions(
+  chips: readonly ReactionChip[],
+  locale: Locale,
+  onToggle: (emoji: string, on: boolean) => void,
+): TemplateResult | typeof nothing {
   if (chips.length === 0) return nothing;
-  return html`<div part="reactions" class="reactions" role="group" aria-label=${reactionStrings.reactions}>
+  return html`<div part="reactions" class="reactions" role="group" aria-label=${locale.t('reactions.label')}>
     ${repeat(
       chips,
       (chip) => chip.emoji,
       (chip) => {
-        const names = chip.names.join(', ');
+        const names = locale.list(chip.names);
         return html`<button
           part="reaction${chip.mine ? ' reaction-mine' : ''}"
           class="reaction ${chip.mine ? 'mine' : ''} ${chip.pending ? 'pending' : ''}"
           type="button"
           data-emoji=${chip.emoji}
           aria-pressed=${chip.mine ? 'true' : 'false'}
-          aria-label=${reactionStrings.chip(chip.emoji, chip.names.length, names)}
+          aria-label=${locale.t('reactions.chip', { emoji: chip.emoji, count: chip.names.length, names })}
           title=${names}
           @click=${() => onToggle(chip.emoji, !chip.mine)}
         >
-          <span aria-hidden="true">${chip.emoji}</span><span class="count" aria-hidden="true">${chip.names.length}</span>
+          <span aria-hidden="true">${chip.emoji}</span><span class="count" aria-hidden="true">${locale.number(chip.names.length)}</span>
         </button>`;
       },
     )}
@@ -78,6 +84,7 @@ export function renderReactions(chips: readonly ReactionChip[], onToggle: (emoji
 
 /** The picker: a menu of checkable emoji (checked = the user already reacted with it). */
 export function renderPicker(
+  locale: Locale,
   id: string,
   mine: ReadonlySet<string>,
   onPick: (emoji: string, on: boolean) => void,
@@ -88,7 +95,7 @@ export function renderPicker(
     part="reaction-picker"
     class="menu picker"
     role="menu"
-    aria-label=${reactionStrings.picker}
+    aria-label=${locale.t('reactions.picker')}
     aria-orientation="horizontal"
     @keydown=${onKeydown}
   >

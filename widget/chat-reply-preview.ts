@@ -1,5 +1,6 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
 import type { FileRef, User } from './client/types.js';
+import type { Locale } from './i18n/index.js';
 
 /**
  * The quoted message of a reply, drawn the same way in a sent message (a button that shows
@@ -16,53 +17,52 @@ export interface Quotable {
   deleted?: true | boolean | undefined;
 }
 
-/** English defaults; the localisation layer may replace them (keys stay stable). */
-export const quoteStrings = {
-  deleted: 'Message deleted',
-  replyingTo: 'Replying to',
-  cancelReply: 'Cancel reply',
-  showQuoted: 'Show the quoted message',
-};
-
 /** How many characters of the quoted text are shown (the relay cuts quotes to 200 too). */
 const EXCERPT = 200;
 
 /** One line of what was said: the text, the file's name, or the tombstone words. */
-export function quoteExcerpt(quoted: Quotable): string {
-  if (quoted.deleted) return quoteStrings.deleted;
+export function quoteExcerpt(quoted: Quotable, locale: Locale): string {
+  if (quoted.deleted) return locale.t('message.deleted');
   const text = quoted.text?.trim();
   if (text) return text.length > EXCERPT ? `${text.slice(0, EXCERPT)}…` : text;
   return quoted.file ? `📎 ${quoted.file.name}` : '';
 }
 
-function body(quoted: Quotable): TemplateResult {
+function body(quoted: Quotable, locale: Locale): TemplateResult {
   // The space between the spans keeps "Bob" and the text apart for screen readers (flex drops it from layout).
   return html`<span class="quote-from">${quoted.from.name || quoted.from.id}</span>
-    <span class="quote-text ${quoted.deleted ? 'quote-deleted' : ''}">${quoteExcerpt(quoted)}</span>`;
+    <span class="quote-text ${quoted.deleted ? 'quote-deleted' : ''}">${quoteExcerpt(quoted, locale)}</span>`;
 }
 
 /** The quote inside a sent message: clicking it (or Enter on it) asks to show the original. */
-export function renderQuote(quoted: Quotable, onShow: (id: string) => void): TemplateResult {
+export function renderQuote(quoted: Quotable, locale: Locale, onShow: (id: string) => void): TemplateResult {
   return html`<button
     part="quote"
     class="quote"
     type="button"
-    title=${quoteStrings.showQuoted}
+    title=${locale.t('reply.show')}
     @click=${() => onShow(quoted.id)}
   >
-    ${body(quoted)}
+    ${body(quoted, locale)}
   </button>`;
 }
 
 /** Above the composer: what the next message answers, with a button to stop answering it. */
-export function renderReplyPreview(quoted: Quotable | null, onCancel: () => void): TemplateResult | typeof nothing {
+export function renderReplyPreview(quoted: Quotable | null, locale: Locale, onCancel: () => void): TemplateResult | typeof nothing {
   if (!quoted) return nothing;
   return html`<div part="reply-preview" class="reply-preview">
     <div class="quote">
-      <span class="sr-only">${quoteStrings.replyingTo}</span>
-      ${body(quoted)}
+      <span class="sr-only">${locale.t('reply.replyingTo')}</span>
+      ${body(quoted, locale)}
     </div>
-    <button part="reply-cancel" class="reply-cancel" type="button" aria-label=${quoteStrings.cancelReply} title=${quoteStrings.cancelReply} @click=${onCancel}>
+    <button
+      part="reply-cancel"
+      class="reply-cancel"
+      type="button"
+      aria-label=${locale.t('reply.cancel')}
+      title=${locale.t('reply.cancel')}
+      @click=${onCancel}
+    >
       <span aria-hidden="true">×</span>
     </button>
   </div>`;

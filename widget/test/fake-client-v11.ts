@@ -5,7 +5,7 @@
 import { fixture, html } from '@open-wc/testing';
 import '../index.js';
 import type { ChatRoom } from '../chat-room.js';
-import type { ChatClientOptions, ChatMessage, ChatSnapshot, FileRef } from '../client/types.js';
+import type { ChatClientOptions, ChatMessage, ChatSnapshot, FileRef, UploadState } from '../client/types.js';
 import { FakeClient } from './fake-client.js';
 import { settle } from './helpers.js';
 
@@ -22,12 +22,23 @@ export class FakeClientV11 extends FakeClient {
     this.calls.push({ method: 'react', args: [id, emoji, on] });
   }
 
+  dismissChangeError(id: string): void {
+    this.calls.push({ method: 'dismissChangeError', args: [id] });
+  }
+
   override send(text: string, file?: FileRef, options?: { reply?: string }): ChatMessage {
     const sent = super.send(text, file);
     // The base records (text, file); keep the options too so tests see the reply.
     const call = this.calls[this.calls.length - 1];
     if (call && options) call.args.push(options);
     return sent;
+  }
+
+  override upload(file: Blob & { name?: string }, text?: string, options?: { reply?: string }): UploadState {
+    const state = super.upload(file, text);
+    const call = this.calls[this.calls.length - 1];
+    if (call && options) call.args.push(options);
+    return state;
   }
 
   /** Replaces one message of the snapshot (by id), as the core does after a change. */
