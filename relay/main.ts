@@ -17,15 +17,19 @@ import { PortInUseError, RelayServer } from './http/app.js';
 import { BearerSecret } from './http/bearer.js';
 import type { BusState, HealthProbe } from './http/ops.js';
 import { RelayMetrics } from './metrics/metrics.js';
+import { ServerApi } from './api/server-api.js';
+import type { HubObserver } from './hub/ports.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { PostgresStore } from './store/postgres.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { loadUws } from './uws.js';
 
-async function createStore(config: RelayConfig): Promise<Store> {
+/** `onBatch`: told the size of every group commit (metrics). */
+async function createStore(config: RelayConfig, onBatch: (size: number) => void): Promise<Store> {
   // Several instances share one PostgreSQL; a single relay keeps its embedded SQLite.
-  if (config.databaseUrl) return PostgresStore.connect(config.databaseUrl);
-  return SqliteStore.open({ path: join(config.dataDir, 'chat.db') });
+  if (config.databaseUrl) return PostgresStore.connect(config.databaseUrl, { onBatch });
+  return SqliteStore.open({ path: join(config.dataDir, 'chat.db'), onBatch });
 }
 
 /** The bus factory, and the bus it made once the hub started (for /healthz). */
@@ -77,13 +81,42 @@ async function main(): Promise<void> {
     );
   }
   // The store opens (SQLite: its commit thread starts) while the rest is set up.
-  const opening = createStore(config);
+  const metrics = new RelayMetrics();
+  const opening = createStore(config, (size) => metrics.batch(size));
   opening.catch(() => undefined);
   const files = new FileStore(config.dataDir);
   await files.init();
   const store = await opening;
-  const metrics = new RelayMetrics();
   const bus = createBusFactory(config, logger);
+  // Webhooks: the store queues every event in the transaction that stores it, from the very
+  // first append, so the queue is switched on before the hub can append anything.
+  let webhooks: WebhookDispatcher | undefined;
+  if (config.webhook) {
+    store.enableWebhooks();
+    webhooks = new WebhookDispatcher({
+      store,
+      url: config.webhook.url,
+      secret: config.webhook.secret,
+      concurrency: config.webhook.concurrency,
+      backoff: { baseMs: config.webhook.retryMinMs, capMs: config.webhook.retryMaxMs },
+      logger: logger.child({ component: 'webhooks' }),
+      observer: metrics,
+    });
+  }
+  const observer: HubObserver = {
+    connections: (delta) => metrics.connections(delta),
+    joinedSessions: (delta) => metrics.joinedSessions(delta),
+    frameIn: (type) => metrics.frameIn(type),
+    frameOut: (type, receivers) => metrics.frameOut(type, receivers),
+    error: (code) => metrics.error(code),
+    appended: (ms) => {
+      metrics.appended(ms);
+      // A new event is in the queue: deliver it now rather than at the next poll.
+      webhooks?.nudge();
+    },
+    fannedOut: (ms) => metrics.fannedOut(ms),
+    busReconnected: () => metrics.busReconnected(),
+  };
   const hub = new Hub({
     store,
     busFactory: bus.factory,
@@ -94,6 +127,8 @@ async function main(): Promise<void> {
     limits: config.limits,
     helloTimeoutMs: config.helloTimeoutMs,
     typingExpiryMs: config.typingExpiryMs,
+    presence: config.presence,
+    observer,
   });
   await hub.start();
   const health: HealthProbe = {
@@ -118,6 +153,10 @@ async function main(): Promise<void> {
     metrics,
     metricsToken: config.metricsToken === undefined ? undefined : new BearerSecret(config.metricsToken),
     onUpload: (bytes) => metrics.uploaded(bytes),
+    api:
+      config.apiKey === undefined
+        ? undefined
+        : new ServerApi({ key: new BearerSecret(config.apiKey), commands: hub.server, logger: logger.child({ component: 'api' }) }),
   });
   const port = await server.listen(config.host, config.port);
   logger.info(
@@ -127,9 +166,15 @@ async function main(): Promise<void> {
       store: config.databaseUrl ? 'postgres' : 'sqlite',
       bus: config.natsUrl ? 'nats' : 'local',
       dataDir: config.dataDir,
+      api: config.apiKey !== undefined,
+      // The origin only: a URL's path or query may hold a token of the receiver's.
+      webhooks: config.webhook ? new URL(config.webhook.url).origin : false,
+      metricsToken: config.metricsToken !== undefined,
     },
     `relay listening on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`,
   );
+
+  webhooks?.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -146,6 +191,9 @@ async function main(): Promise<void> {
     server.drain();
     let exitCode = 0;
     try {
+      // Deliveries in flight finish (each within its timeout) and record their outcome
+      // before the store closes; the rest waits in the queue for the next start.
+      await webhooks?.stop();
       await hub.shutdown();
       await files.close();
     } catch (error) {

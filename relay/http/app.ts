@@ -18,6 +18,8 @@ import { isLoopback, LoopDelay } from './loop-delay.js';
 import type { BearerSecret } from './bearer.js';
 import { serveHealth, serveMetrics, serveReady, type HealthProbe, type MetricsSource } from './ops.js';
 import { handleUpload } from './upload.js';
+import { handleApi } from './api.js';
+import type { ServerApi } from '../api/server-api.js';
 import { registerWebSocket } from './ws.js';
 
 export interface ServerOptions {
@@ -38,6 +40,8 @@ export interface ServerOptions {
   metrics?: MetricsSource;
   /** METRICS_TOKEN: /metrics then needs `Authorization: Bearer <token>`. */
   metricsToken?: BearerSecret;
+  /** The server API (CHAT_API_KEY set); absent: /api/* answers 404. */
+  api?: ServerApi;
   /** Told about every stored upload (metrics). */
   onUpload?: (bytes: number) => void;
 }
@@ -130,10 +134,14 @@ export class RelayServer {
       endWith(res, JSON.stringify({ connections: hub.sessionCount, event_loop_delay: loopDelay.snapshot(reset) }), { head });
     });
     getAndHead('/chat-room.js', (res, req, head) => bundle.serve(res, req, head));
+    getAndHead('/chat-room/:name', (res, req, head) => bundle.serveChunk(res, req, head));
     app.options('/upload', guarded((res, req) => cors.preflight(res, req, 'POST, OPTIONS'), false));
-    app.post('/upload', guarded((res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes, onStored: this._o.onUpload }), false));
+    app.post('/upload', guarded((res, req) => handleUpload(res, req, { files, auth, cors, logger, maxUploadBytes, onStored: this._o.onUpload, refusal: (identity, conv) => hub.uploadRefusal(identity, conv) }), false));
     app.options('/files/:id', guarded((res, req) => cors.preflight(res, req, 'GET, HEAD, OPTIONS'), false));
     getAndHead('/files/:id', (res, req, head) => serveFile(res, req, files, cors, head));
+    // Every method, HEAD included, and no CORS (server to server; see api.ts).
+    const api = this._o.api ?? null;
+    app.any('/api/*', guarded((res, req) => handleApi(res, req, api), false));
     getAndHead('/*', (res, req, head) => serveDemo(res, req, this._o.demoDir, head));
     app.any('/*', guarded((res, req) => notFound(res, req.getMethod() === 'head'), false));
   }

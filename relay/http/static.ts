@@ -1,12 +1,13 @@
 /**
- * The widget bundle at /chat-room.js (any page may embed it) and the demo pages. Both are
- * read from disk off the event loop; the bundle is kept in memory, gzipped once, and reloaded
- * when its file changes (a rebuild while the relay runs).
+ * The widget bundle at /chat-room.js (any page may embed it), the chunks it loads on demand
+ * at /chat-room/<name> (content-hashed names, so cached for good), and the demo pages. All
+ * are read from disk off the event loop; a bundle file is kept in memory, gzipped once, and
+ * reloaded when its file changes (a rebuild while the relay runs).
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { endWith, notFound } from './reply.js';
@@ -20,10 +21,36 @@ interface LoadedBundle {
   mtimeMs: number;
 }
 
+/** The entry is revalidated every few minutes: its name stays, its content changes with each release. */
+const ENTRY_CACHE = 'public, max-age=300, must-revalidate';
+/** A chunk's name carries a hash of its content: it never changes under that name. */
+const CHUNK_CACHE = 'public, max-age=31536000, immutable';
+/** Chunk file names the relay serves (nothing with a slash, so nothing outside the chunk folder). */
+const CHUNK_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*\.js(\.map)?$/;
+/** Chunks kept in memory at once (a build has a handful; a flood of names cannot grow this). */
+const MAX_CACHED_CHUNKS = 64;
+
 export class WidgetBundle {
   private _loaded: LoadedBundle | null = null;
+  private readonly _chunks = new Map<string, WidgetBundle>();
 
-  constructor(private readonly _path: string) {}
+  constructor(
+    private readonly _path: string,
+    private readonly _cacheControl = ENTRY_CACHE,
+  ) {}
+
+  /** GET and HEAD of /chat-room/<name>: a chunk of the widget from the folder beside the entry; 404 for any other name. */
+  serveChunk(res: HttpResponse, req: HttpRequest, head = false): void {
+    const name = req.getParameter(0) ?? '';
+    if (!CHUNK_NAME.test(name)) return notFound(res, head);
+    let chunk = this._chunks.get(name);
+    if (!chunk) {
+      if (this._chunks.size >= MAX_CACHED_CHUNKS) this._chunks.delete(this._chunks.keys().next().value!);
+      chunk = new WidgetBundle(join(dirname(this._path), 'chat-room', name), CHUNK_CACHE);
+      this._chunks.set(name, chunk);
+    }
+    chunk.serve(res, req, head);
+  }
 
   /** GET and HEAD (`head`: the same headers, no body). */
   serve(res: HttpResponse, req: HttpRequest, head = false): void {
@@ -36,7 +63,7 @@ export class WidgetBundle {
       res.cork(() => {
         if (!bundle) {
           res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain');
-          res.end('widget bundle not built: run `npm run build:widget`');
+          endWith(res, this._cacheControl === ENTRY_CACHE ? 'widget bundle not built: run `npm run build:widget`' : 'not found', { head });
           return;
         }
         // uWS sends the status line with the first header: the status must come first.
@@ -44,13 +71,13 @@ export class WidgetBundle {
         res.writeStatus(notModified ? '304 Not Modified' : '200 OK');
         // Module scripts load in CORS mode from any embedding page.
         res.writeHeader('Access-Control-Allow-Origin', '*');
-        res.writeHeader('Cache-Control', 'public, max-age=300, must-revalidate').writeHeader('ETag', bundle.etag);
+        res.writeHeader('Cache-Control', this._cacheControl).writeHeader('ETag', bundle.etag);
         res.writeHeader('Vary', 'Accept-Encoding');
         if (notModified) {
           res.endWithoutBody();
           return;
         }
-        res.writeHeader('Content-Type', 'text/javascript; charset=utf-8');
+        res.writeHeader('Content-Type', this._path.endsWith('.map') ? 'application/json' : 'text/javascript; charset=utf-8');
         if (gzip) res.writeHeader('Content-Encoding', 'gzip');
         endWith(res, gzip ? bundle.gzip : bundle.raw, { head });
       });

@@ -44,6 +44,11 @@ export interface UploadOptions {
   maxUploadBytes: number;
   /** Told the size of every file stored (metrics). */
   onStored?: (bytes: number) => void;
+  /**
+   * Why `identity` may not upload to `conv` (the token's conversations, a ban), or null; the
+   * token's conversations alone when absent.
+   */
+  refusal?: (identity: Identity, conv: string) => Promise<{ code: string; message: string } | null>;
 }
 
 interface Answer {
@@ -101,7 +106,7 @@ class UploadRequest {
     if (this._declaredLength !== null && this._declaredLength > max) return this._refuse('413 Payload Too Large', `file is larger than ${max} bytes`);
     if (!ID_PATTERN.test(conv)) return this._refuse('400 Bad Request', 'conv query parameter missing or invalid');
     void this._o.auth.fromHttpHeaders(credentials).then(
-      (identity) => this._onIdentity(identity, conv, file),
+      (identity) => this._checkAccess(identity, conv, file),
       (error: unknown) => {
         if (this._state.name === 'authenticating') this._refuse('401 Unauthorized', error instanceof AuthError ? error.message : 'unauthorized');
       },
@@ -133,10 +138,27 @@ class UploadRequest {
     }
   }
 
+  /** Still authenticating (the socket paused) while a ban is looked up. */
+  private _checkAccess(identity: Identity, conv: string, file: { name: string; type: string }): void {
+    const check = this._o.refusal
+      ? this._o.refusal(identity, conv)
+      : Promise.resolve(canAccess(identity, conv) ? null : { code: 'forbidden', message: `not allowed to upload to ${conv}` });
+    check.then(
+      (refusal) => {
+        if (this._state.name !== 'authenticating') return;
+        if (!refusal) return this._onIdentity(identity, conv, file);
+        const status = refusal.code === 'unavailable' ? '503 Service Unavailable' : refusal.code === 'internal' ? '500 Internal Server Error' : '403 Forbidden';
+        this._refuse(status, refusal.message);
+      },
+      () => {
+        if (this._state.name === 'authenticating') this._refuse('500 Internal Server Error', 'internal error');
+      },
+    );
+  }
+
   private _onIdentity(identity: Identity, conv: string, file: { name: string; type: string }): void {
     const state = this._state;
     if (state.name !== 'authenticating') return;
-    if (!canAccess(identity, conv)) return this._refuse('403 Forbidden', `not allowed to upload to ${conv}`);
     const writer = this._o.files.begin({ ...file, conv, uploader: identity.user.id }, this._o.maxUploadBytes, (error) =>
       this._onWriteError(writer, error),
     );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RelayMetrics } from '../metrics/metrics.js';
-import { startRelay, type RelayProcess } from './harness.js';
+import { startRelay, TestClient, type RelayProcess } from './harness.js';
 import { parseExposition, sampleValue } from './metrics-text.js';
 
 describe('metrics - the strict text parser', () => {
@@ -104,6 +104,43 @@ describe('metrics - GET /metrics on a relay', () => {
       assert.doesNotMatch(body, /chat_/);
       assert.doesNotMatch(body, new RegExp(token));
     }
+  });
+
+  test('metrics - chat traffic moves the counters: connections, joins, frames in and out by type, errors, appends, batches, fan-out', async () => {
+    const before = await scrape();
+    const value = (families: typeof before, name: string, labels?: Record<string, string>) => sampleValue(families, name, labels) ?? 0;
+    const alice = await TestClient.login(relay.wsUrl, { user: 'alice' });
+    const bob = await TestClient.login(relay.wsUrl, { user: 'bob' });
+    await alice.join('traffic');
+    await bob.join('traffic');
+    for (let i = 0; i < 3; i++) {
+      alice.send({ type: 'send', conv: 'traffic', id: `t${i}`, text: `hello ${i}` });
+      await alice.next((f) => f.type === 'ack' && f.id === `t${i}`);
+    }
+    await bob.until((frames) => frames.filter((f) => f.type === 'msg').length === 3);
+    alice.send({ type: 'send', conv: 'not-joined', id: 'x', text: 'refused' });
+    await alice.next((f) => f.type === 'error');
+    const during = await scrape();
+    assert.equal(value(during, 'chat_connections') - value(before, 'chat_connections'), 2);
+    assert.equal(value(during, 'chat_joined_sessions') - value(before, 'chat_joined_sessions'), 2);
+    assert.equal(value(during, 'chat_frames_in_total', { type: 'send' }) - value(before, 'chat_frames_in_total', { type: 'send' }), 4);
+    assert.equal(value(during, 'chat_frames_in_total', { type: 'join' }) - value(before, 'chat_frames_in_total', { type: 'join' }), 2);
+    assert.ok(value(during, 'chat_frames_out_total', { type: 'msg' }) - value(before, 'chat_frames_out_total', { type: 'msg' }) >= 6, 'each message to both');
+    assert.equal(value(during, 'chat_frames_out_total', { type: 'ack' }) - value(before, 'chat_frames_out_total', { type: 'ack' }), 3);
+    assert.equal(value(during, 'chat_errors_total', { code: 'not_joined' }) - value(before, 'chat_errors_total', { code: 'not_joined' }), 1);
+    assert.ok(value(during, 'chat_appends_total') - value(before, 'chat_appends_total') >= 3);
+    assert.ok(value(during, 'chat_append_duration_seconds_count') - value(before, 'chat_append_duration_seconds_count') >= 3);
+    assert.ok(value(during, 'chat_append_batch_size_sum') - value(before, 'chat_append_batch_size_sum') >= 3, 'the store reports its batches');
+    assert.ok(value(during, 'chat_fanout_delay_seconds_count') - value(before, 'chat_fanout_delay_seconds_count') >= 3);
+    alice.close();
+    bob.close();
+    await Promise.all([alice.closed, bob.closed]);
+    const deadline = Date.now() + 5000;
+    while (value(await scrape(), 'chat_connections') !== value(before, 'chat_connections')) {
+      assert.ok(Date.now() < deadline, 'connections back down after the clients left');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(value(await scrape(), 'chat_joined_sessions'), value(before, 'chat_joined_sessions'));
   });
 
   test('metrics - the scrape parses strictly and the upload counters move with an upload', async () => {

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { ROOT } from '../../tools/spawn-relay.mjs';
 import { startRelay, TestClient, type RelayProcess } from './harness.js';
 import { startPostgres, type PostgresServer } from './services.js';
@@ -141,5 +142,63 @@ describe('ops - backup and restore of the SQLite store', () => {
     await assert.rejects(backup([join(dir, 'x.db')], join(dir, 'no-such-data-dir')), (error: { stderr: string }) => /no SQLite store/.test(error.stderr));
     await assert.rejects(backup([join(dir, 'missing', 'x.db')], relay.dataDir), (error: { stderr: string }) => /does not exist/.test(error.stderr));
     await assert.rejects(backup([], relay.dataDir), (error: { code: number; stderr: string }) => error.code === 2 && /usage/.test(error.stderr));
+  });
+});
+
+describe('ops - widget chunks at /chat-room/<name>', () => {
+  let relay: RelayProcess;
+  let dir: string;
+  const chunk = 'export const full = "the lazily loaded part";\n'.repeat(20);
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'chat-chunks-test-'));
+    await writeFile(join(dir, 'chat-room.js'), 'import("./chat-room/full-3f9a1c.js");\n');
+    await mkdir(join(dir, 'chat-room'));
+    await writeFile(join(dir, 'chat-room', 'full-3f9a1c.js'), chunk);
+    await writeFile(join(dir, 'chat-room', 'full-3f9a1c.js.map'), '{"version":3}');
+    await writeFile(join(dir, 'secret.js'), 'not for the world');
+    await writeFile(join(dir, 'chat-room', 'notes.txt'), 'not a chunk');
+    relay = await startRelay({ env: { WIDGET_BUNDLE: join(dir, 'chat-room.js') } });
+  });
+  after(async () => {
+    await relay.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('ops - a chunk is served for any origin, cached for good, gzipped when accepted, 304 on its ETag; HEAD too', async () => {
+    const response = await fetch(`${relay.httpUrl}/chat-room/full-3f9a1c.js`, { headers: { origin: 'https://shop.example' } });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), chunk);
+    assert.equal(response.headers.get('access-control-allow-origin'), '*');
+    assert.equal(response.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(response.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    const etag = response.headers.get('etag');
+    assert.ok(etag);
+    const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+      import('node:http').then(({ get }) =>
+        get(`${relay.httpUrl}/chat-room/full-3f9a1c.js`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(parts) }));
+        }).on('error', reject),
+      );
+    });
+    assert.equal(raw.encoding, 'gzip');
+    assert.equal(gunzipSync(raw.body).toString(), chunk);
+    assert.equal((await fetch(`${relay.httpUrl}/chat-room/full-3f9a1c.js`, { headers: { 'if-none-match': etag } })).status, 304);
+    const head = await fetch(`${relay.httpUrl}/chat-room/full-3f9a1c.js`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    const map = await fetch(`${relay.httpUrl}/chat-room/full-3f9a1c.js.map`);
+    assert.equal(map.status, 200);
+    assert.equal(map.headers.get('content-type'), 'application/json');
+  });
+
+  test('ops - nothing but chunk files of that folder: other names, traversal and missing files are 404', async () => {
+    for (const name of ['notes.txt', '..%2Fsecret.js', '%2e%2e%2fsecret.js', 'missing-000000.js', '.hidden.js', 'full-3f9a1c.js%00']) {
+      const response = await fetch(`${relay.httpUrl}/chat-room/${name}`);
+      assert.equal(response.status, 404, name);
+      assert.doesNotMatch(await response.text(), /not for the world|not a chunk/);
+    }
+    assert.equal((await fetch(`${relay.httpUrl}/chat-room/../secret.js`)).status, 404);
   });
 });

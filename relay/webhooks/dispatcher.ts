@@ -175,6 +175,7 @@ export class WebhookDispatcher {
 
   /** Waits `ms`, or less when nudged or stopped. */
   private _sleep(ms: number): Promise<void> {
+    if (this._state.name !== 'running') return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
