@@ -26,7 +26,14 @@ export class FakeClientV11 extends FakeClient {
     this.calls.push({ method: 'dismissChangeError', args: [id] });
   }
 
-  override send(text: string, file?: FileRef, options?: { reply?: string }): ChatMessage {
+  async ban(user: string, until?: number): Promise<{ ok: true }> {
+    this.calls.push({ method: 'ban', args: [user, until] });
+    return { ok: true };
+  }
+
+  override send(text: string, fileOrOptions?: FileRef | { file?: FileRef; reply?: string }, options?: { reply?: string }): ChatMessage {
+    const file = fileOrOptions && 'url' in fileOrOptions ? fileOrOptions : fileOrOptions?.file;
+    if (fileOrOptions && !('url' in fileOrOptions)) options = fileOrOptions;
     const sent = super.send(text, file);
     // The base records (text, file); keep the options too so tests see the reply.
     const call = this.calls[this.calls.length - 1];
