@@ -78,7 +78,10 @@ export class WebhookDispatcher {
   /** Per process: a restarted relay does not inherit its former self's leases (they simply run out). */
   readonly owner = `relay-${randomUUID()}`;
   private _state: State = { name: 'idle' };
-  private readonly _inflight = new Set<Promise<void>>();
+  /** POSTs in flight (at most `concurrency`). */
+  private readonly _posting = new Set<Promise<void>>();
+  /** Outcomes being written to the store (with the POSTs, at most twice `concurrency` claimed events at once). */
+  private readonly _recording = new Set<Promise<void>>();
   private _wake: (() => void) | null = null;
   private _nudged = false;
   private _depthTimer: NodeJS.Timeout | undefined;
@@ -131,7 +134,8 @@ export class WebhookDispatcher {
     if (state.name !== 'running') return;
     this._setState({ name: 'stopping', loop: state.loop });
     await state.loop;
-    await Promise.allSettled([...this._inflight]);
+    await Promise.allSettled([...this._posting]);
+    await Promise.allSettled([...this._recording]);
     this._setState({ name: 'stopped' });
   }
 
@@ -139,7 +143,10 @@ export class WebhookDispatcher {
 
   private async _loop(): Promise<void> {
     while (this._state.name === 'running') {
-      const free = this._o.concurrency - this._inflight.size;
+      // A slot is a POST; its outcome is written after the slot is free (so the store's commit
+      // latency does not hold a request slot), bounded as well.
+      const concurrency = this._o.concurrency;
+      const free = Math.min(concurrency - this._posting.size, 2 * concurrency - this._posting.size - this._recording.size);
       if (free <= 0) {
         await this._sleep(this._o.pollMs);
         continue;
@@ -158,17 +165,18 @@ export class WebhookDispatcher {
         await this._sleep(Math.min(this._o.pollMs * 2 ** Math.min(this._claimFailures, 6), 10_000));
         continue;
       }
-      for (const queued of claimed) this._track(this._deliver(queued));
+      for (const queued of claimed) this._track(this._posting, this._deliver(queued));
       // A full batch: there may be more right now. Otherwise wait for an append, a finished
       // delivery (its conversation's next event is due) or the poll.
       if (claimed.length < free && !this._nudged) await this._sleep(this._o.pollMs);
     }
   }
 
-  private _track(delivery: Promise<void>): void {
-    this._inflight.add(delivery);
-    void delivery.finally(() => {
-      this._inflight.delete(delivery);
+  /** Keeps `work` in `set` until it settles, then wakes the loop (a slot is free, or a conversation's next event is due). */
+  private _track(set: Set<Promise<void>>, work: Promise<void>): void {
+    set.add(work);
+    void work.finally(() => {
+      set.delete(work);
       this.nudge();
     });
   }
@@ -189,11 +197,10 @@ export class WebhookDispatcher {
 
   // ------------------------------------------------------------------ one delivery
 
+  /** One POST; its outcome is then recorded outside the request slot. */
   private async _deliver(queued: QueuedWebhook): Promise<void> {
-    const { store, logger, observer } = this._o;
     const event: WebhookEvent = queued.event;
     const body = JSON.stringify(event);
-    const attempt = queued.attempts + 1;
     const started = this._o.now();
     let failure: { kind: 'status' | 'timeout' | 'network'; detail: string } | null = null;
     try {
@@ -218,7 +225,14 @@ export class WebhookDispatcher {
         ? { kind: 'timeout', detail: `no answer within ${this._o.timeoutMs} ms` }
         : { kind: 'network', detail: describe(error) };
     }
-    const finished = this._o.now();
+    this._track(this._recording, this._record(queued, started, this._o.now(), failure));
+  }
+
+  /** Completes the event, or schedules its next attempt; logs and counts either. */
+  private async _record(queued: QueuedWebhook, started: number, finished: number, failure: { kind: 'status' | 'timeout' | 'network'; detail: string } | null): Promise<void> {
+    const { store, logger, observer } = this._o;
+    const event = queued.event;
+    const attempt = queued.attempts + 1;
     const context = { event: event.id, type: event.type, conv: event.conv, attempt };
     try {
       if (!failure) {
