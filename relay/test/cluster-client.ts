@@ -69,6 +69,8 @@ export interface ClusterClientOptions {
   urls: readonly string[];
   /** Resend the outbox after every (re)join, as the widget does. Default true. */
   resendOnJoin?: boolean;
+  /** A JWT for relays with a secret; without it the client says hello in open mode. */
+  token?: string;
 }
 
 /** Every client not yet closed, so a failing test can still stop their reconnect loops. */
@@ -111,6 +113,10 @@ export class ClusterClient {
   private _urlIndex = 0;
   private readonly _urls: readonly string[];
   private readonly _resendOnJoin: boolean;
+  private readonly _token: string | undefined;
+  /** Replies by ref (acks and errors of frames sent with ask()). */
+  private readonly _replies = new Map<string, ServerFrame>();
+  private _askRef = 0;
   private _historyPending = false;
   private _joinRef = 0;
   private _readyWaiters: Array<() => void> = [];
@@ -122,6 +128,7 @@ export class ClusterClient {
     this.conv = options.conv;
     this._urls = options.urls;
     this._resendOnJoin = options.resendOnJoin ?? true;
+    this._token = options.token;
   }
 
   /** Connects, says hello (open mode), joins the conversation and resolves once joined. */
@@ -176,6 +183,16 @@ export class ClusterClient {
   /** Sends any client frame of this conversation as is (edit, delete, react, ban, a send with reply…). */
   sendFrame(frame: { type: string; [field: string]: unknown }): void {
     this._frame({ conv: this.conv, ...frame });
+  }
+
+  /** Sends a frame of this conversation with a fresh ref and resolves the relay's reply (ack or error). */
+  async ask(frame: { type: string; [field: string]: unknown }, timeoutMs = 20_000): Promise<ServerFrame> {
+    const ref = `ask-${this.user}-${++this._askRef}`;
+    this.sendFrame({ ...frame, ref });
+    await this.until(() => this._replies.has(ref), `the reply to ${JSON.stringify(frame)}`, timeoutMs);
+    const reply = this._replies.get(ref)!;
+    this._replies.delete(ref);
+    return reply;
   }
 
   /** Asks for everything after the contiguous seq (what a widget does on reload or focus). */
@@ -254,7 +271,7 @@ export class ClusterClient {
     const ws = new WebSocket(this.url);
     this._ws = ws;
     this._setState(State.connecting);
-    ws.on('open', () => this._frame({ type: 'hello', v: 1, user: this.user }));
+    ws.on('open', () => this._frame(this._token ? { type: 'hello', v: 1, token: this._token } : { type: 'hello', v: 1, user: this.user }));
     ws.on('message', (data) => this._onFrame(JSON.parse(data.toString()) as ServerFrame));
     ws.on('error', () => undefined);
     ws.on('close', () => {
@@ -278,6 +295,7 @@ export class ClusterClient {
   }
 
   private _onFrame(frame: ServerFrame): void {
+    if ('ref' in frame && typeof frame.ref === 'string' && frame.ref.startsWith('ask-')) this._replies.set(frame.ref, frame);
     switch (frame.type) {
       case 'welcome':
         this._join();
@@ -305,6 +323,7 @@ export class ClusterClient {
         this._requestHistory(frame.more);
         return;
       case 'ack':
+        if (typeof frame.ref === 'string' && frame.ref.startsWith('ask-')) return; // answered through ask()
         this.outbox.delete(frame.id);
         this.acks.set(frame.id, { seq: frame.seq, ts: frame.ts });
         return;
