@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { ROOT } from '../../tools/spawn-relay.mjs';
 import { startRelay, TestClient, type RelayProcess } from './harness.js';
-import { startPostgres, type PostgresServer } from './services.js';
+import { startNats, startPostgres, type NatsServer, type PostgresServer } from './services.js';
 
 const run = promisify(execFile);
 
@@ -81,6 +81,30 @@ describe('ops - /healthz with PostgreSQL going away', () => {
     assert.equal((await getJson(`${relay.httpUrl}/readyz`)).status, 200);
     await pg.start();
     await waitFor('healthz with the database back', () => getJson(`${relay.httpUrl}/healthz`), (r) => r.status === 200, 30_000);
+  });
+});
+
+describe('ops - /healthz with NATS going away', () => {
+  let nats: NatsServer;
+  let relay: RelayProcess;
+  before(async () => {
+    nats = await startNats();
+    relay = await startRelay({ env: { NATS_URL: nats.url } });
+  });
+  after(async () => {
+    await relay?.dispose();
+    await nats?.dispose();
+  });
+
+  test('ops - the bus state shows in /healthz (connected, disconnected, connected again) and a bus outage is not a 503', async () => {
+    const health = () => getJson(`${relay.httpUrl}/healthz`);
+    assert.equal((await health()).body?.bus, 'connected');
+    await nats.stop();
+    const down = await waitFor('bus disconnected', health, (r) => r.body?.bus === 'disconnected');
+    assert.equal(down.status, 200);
+    assert.equal(down.body?.store, 'ok');
+    await nats.start();
+    await waitFor('bus connected again', health, (r) => r.body?.bus === 'connected', 30_000);
   });
 });
 
