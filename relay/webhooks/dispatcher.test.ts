@@ -238,6 +238,26 @@ describe('webhooks - dispatcher', () => {
     assert.ok(lines.some((l) => l.level === 'error' && l.msg?.includes('more than 24 h')));
   });
 
+  test('webhooks dispatcher - the queue depth goes to the observer, and to the log while attempts fail', async () => {
+    const queue = new MemoryQueue();
+    for (let seq = 1; seq <= 3; seq++) queue.add('stuck', seq);
+    const { url, server } = await receiver((_req, _body, res) => void res.writeHead(500).end());
+    servers.push(server);
+    const depths: number[] = [];
+    const { lines, logger } = quietLogger();
+    const dispatcher = new WebhookDispatcher({
+      store: queue, url, secret: SECRET, logger, ...fast, depthEveryMs: 20, reportEveryMs: 50,
+      observer: { webhookQueueDepth: (depth) => void depths.push(depth), webhookAttempt() {} },
+    });
+    dispatcher.start();
+    await until(() => lines.some((l) => l.msg === 'webhooks: events waiting in the queue'));
+    await dispatcher.stop();
+    const report = lines.find((l) => l.msg === 'webhooks: events waiting in the queue')!;
+    assert.equal((report.obj as { depth: number }).depth, 3);
+    assert.ok((report.obj as { failedAttempts: number }).failedAttempts >= 1);
+    assert.ok(depths.includes(3));
+  });
+
   test('webhooks dispatcher - stop waits for the delivery in flight and records its outcome', async () => {
     const queue = new MemoryQueue();
     queue.add('a', 1);

@@ -48,6 +48,8 @@ export interface WebhookDispatcherOptions {
   pollMs?: number;
   /** How often the queue depth is read for the metrics. */
   depthEveryMs?: number;
+  /** How often, at most, the queue depth is logged while deliveries fail or the queue is long. */
+  reportEveryMs?: number;
   backoff?: { baseMs: number; capMs: number };
   /** After this long undelivered, an event is retried every capMs exactly and every failure is an error. */
   overdueAfterMs?: number;
@@ -62,9 +64,13 @@ export const WEBHOOK_DEFAULTS = {
   leaseMs: 10_000,
   pollMs: 250,
   depthEveryMs: 5000,
+  reportEveryMs: 60_000,
   backoff: { baseMs: 1000, capMs: 3_600_000 },
   overdueAfterMs: 24 * 3_600_000,
 } as const;
+
+/** A queue this long is reported in the log even without failures. */
+const LONG_QUEUE = 1000;
 
 type State = { name: 'idle' } | { name: 'running'; loop: Promise<void> } | { name: 'stopping'; loop: Promise<void> } | { name: 'stopped' };
 
@@ -86,6 +92,8 @@ export class WebhookDispatcher {
   private _nudged = false;
   private _depthTimer: NodeJS.Timeout | undefined;
   private _claimFailures = 0;
+  /** Since the last depth report in the log. */
+  private _period = { delivered: 0, failed: 0, since: 0 };
   private readonly _o: Required<Omit<WebhookDispatcherOptions, 'observer'>> & { observer: WebhookObserver | undefined };
 
   constructor(options: WebhookDispatcherOptions) {
@@ -237,6 +245,7 @@ export class WebhookDispatcher {
     try {
       if (!failure) {
         await store.completeWebhook(event.id, this.owner);
+        this._period.delivered++;
         observer?.webhookAttempt(finished - started, { delivered: true, delayMs: finished - event.ts });
         logger.debug(context, 'webhook delivered');
         return;
@@ -245,6 +254,7 @@ export class WebhookDispatcher {
       const overdue = age >= this._o.overdueAfterMs;
       const delay = overdue ? this._o.backoff.capMs : backoffMs(attempt, this._o.backoff, this._o.random);
       await store.failWebhook(event.id, this.owner, finished + delay, failure.detail);
+      this._period.failed++;
       observer?.webhookAttempt(finished - started, { delivered: false, failure: failure.kind, overdue });
       const details = { ...context, reason: failure.detail, retryInMs: delay, ageMs: age };
       if (overdue) logger.error(details, 'webhook undelivered for more than 24 h; still retrying every hour (never dropped)');
@@ -257,11 +267,22 @@ export class WebhookDispatcher {
   }
 
   private async _readDepth(): Promise<void> {
+    let depth: number;
     try {
-      this._o.observer?.webhookQueueDepth(await this._o.store.webhookBacklog());
+      depth = await this._o.store.webhookBacklog();
     } catch {
-      // The store is away; the claim loop says so in the log.
+      return; // The store is away; the claim loop says so in the log.
     }
+    this._o.observer?.webhookQueueDepth(depth);
+    // The depth goes to the log too, at most once a period, when something is wrong: attempts
+    // failed, or the queue is long (the receiver is slower than the chat).
+    const now = this._o.now();
+    const period = this._period;
+    if (now - period.since < this._o.reportEveryMs) return;
+    if (period.failed > 0 || depth >= LONG_QUEUE) {
+      this._o.logger.warn({ depth, delivered: period.delivered, failedAttempts: period.failed, periodMs: now - period.since }, 'webhooks: events waiting in the queue');
+    }
+    this._period = { delivered: 0, failed: 0, since: now };
   }
 
   // ------------------------------------------------------------------ the one state change
