@@ -13,7 +13,10 @@ const CachedHistory = v.object({
   epoch: v.string(),
   self: v.nullable(User),
   members: v.array(Member),
+  /** Messages in their current state, ascending; since v1.1 updates take seqs too, so there may be holes between them. */
   messages: v.array(MessageFrame),
+  /** The log seq held (v1.1; caches of earlier versions end with their last message). */
+  last: v.optional(v.number()),
 });
 export type CachedHistory = v.InferOutput<typeof CachedHistory>;
 
@@ -50,7 +53,7 @@ export class HistoryCache {
     }
     if (stored === null || stored === undefined) return null;
     const parsed = v.safeParse(CachedHistory, stored);
-    if (!parsed.success || !isContiguous(parsed.output.messages)) return null;
+    if (!parsed.success || !isAscending(parsed.output.messages, parsed.output.last)) return null;
     return parsed.output;
   }
 
@@ -90,6 +93,6 @@ export class HistoryCache {
   }
 }
 
-function isContiguous(messages: readonly { seq: number }[]): boolean {
-  return messages.every((m, i) => i === 0 || m.seq === messages[i - 1]!.seq + 1);
+function isAscending(messages: readonly { seq: number }[], last: number | undefined): boolean {
+  return messages.every((m, i) => (i === 0 || m.seq > messages[i - 1]!.seq) && (last === undefined || m.seq <= last));
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { Member } from '../../protocol/index.js';
-import { JOIN_TRANSITIONS, JoinPhase } from './conversation.js';
+import { JOIN_TRANSITIONS, JoinPhase } from './join.js';
 import { createClient as createChatClient } from './session.js';
 import { FakeClock } from './test/fake-clock.js';
 import { FakeSocket } from './test/fake-socket.js';
@@ -123,12 +123,14 @@ describe('client rules', () => {
     assert.deepEqual(client.snapshot.messages, []);
   });
 
-  test('client - join phases: every phase can fall back to idle; idle only moves on by joining', () => {
+  test('client - join phases: every phase can fall back to idle and be refused; idle moves on only by joining or a refusal', () => {
     for (const phase of Object.values(JoinPhase)) {
       if (phase !== JoinPhase.idle) assert.ok(JOIN_TRANSITIONS[phase].includes(JoinPhase.idle), phase);
+      if (phase !== JoinPhase.refused) assert.ok(JOIN_TRANSITIONS[phase].includes(JoinPhase.refused), phase);
     }
-    assert.deepEqual(JOIN_TRANSITIONS[JoinPhase.idle], [JoinPhase.joining]);
+    assert.deepEqual(JOIN_TRANSITIONS[JoinPhase.idle], [JoinPhase.joining, JoinPhase.refused]);
     assert.ok(!JOIN_TRANSITIONS[JoinPhase.retrying].includes(JoinPhase.joined));
+    assert.deepEqual(JOIN_TRANSITIONS[JoinPhase.refused], [JoinPhase.idle], 'only reopen() leaves a refusal');
   });
 
   test('client - a join refused for a passing reason is asked again after a backoff, not at once, and not by a resync meanwhile', async () => {

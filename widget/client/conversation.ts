@@ -1,15 +1,20 @@
 /**
- * One conversation of a session: wires the outbox, ordering buffer, history cache, receipts,
- * typing and uploads of ONE conversation together and turns them into immutable snapshots
- * for the view. The connection belongs to the session (session.ts), which hands this object
- * the frames about its conversation and its connection's state changes.
+ * One conversation of a session: wires the join machine (join.ts), the outbox, the timeline
+ * (ordering buffer, messages in their current state), the history cache, receipts, typing,
+ * uploads and the user's changes to messages of ONE conversation together and turns them into
+ * immutable snapshots for the view (views.ts). The connection belongs to the session
+ * (session.ts), which hands this object the frames about its conversation and its connection's
+ * state changes.
  */
 import {
   codePointLength,
+  EMOJI_PATTERN,
   ErrorCode,
+  ID_PATTERN,
   Limits,
   RETRYABLE_ERRORS,
   type AckFrame,
+  type BanFrame,
   type ClientFrame,
   type ErrorFrame,
   type FileRef,
@@ -18,19 +23,24 @@ import {
   type LogEvent,
   type Member,
   type MessageFrame,
+  type PresenceFrame,
+  type QuotedMessage,
   type SendFrame,
   type ServerFrame,
+  type UpdateFrame,
   type User,
   type WelcomeFrame,
 } from '../../protocol/index.js';
 import { newId, watchPageHide } from './platform.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
-import { ClientErrorCode, type ErrorParams } from './errors.js';
+import { applyUpdate, quoteOf, type Change } from './changes.js';
+import { ClientErrorCode, type ChatError, type ErrorParams } from './errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { NetworkSignal } from './connection.js';
 import { GapFiller } from './gap-filler.js';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { Joiner, JoinPhase, type JoinRequest } from './join.js';
+import { errorOf, isChange, Outbox, type ChangeEntry, type MessageEntry } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
@@ -38,16 +48,22 @@ import { storageKeys } from './storage.js';
 import { Timeline } from './timeline.js';
 import { TypingSender, TypingWatcher } from './typing.js';
 import type {
+  BanResult,
+  ChangeError,
   ChatClient,
   ChatClientEvent,
   ChatMessage,
   ChatSnapshot,
   ConnectionState,
   KeyValueStorage,
+  SendOptions,
   UploadState,
 } from './types.js';
 import { Uploads, type UploadFile, type XhrLike } from './uploads.js';
+import { ViewMemo, type MessageState, type ShownChange, type ViewInput } from './views.js';
 import { callEach } from './listeners.js';
+
+export { JOIN_TRANSITIONS, JoinPhase } from './join.js';
 
 /**
  * Knobs that are not part of the public contract: tests use them to drive time, the
@@ -87,6 +103,8 @@ export interface SessionPort {
   ref(): string;
   httpBase(): string;
   authHeaders(): Record<string, string>;
+  /** The token names a moderator (its `role` claim; the relay decides, this only shapes the view). */
+  readonly moderator: boolean;
   /** The conversation's snapshot changed (the session recounts unread messages). */
   changed(): void;
   /** The conversation was disposed; `joined`: it had joined (or asked to) on the connection, so it leaves. */
@@ -102,38 +120,18 @@ export const ClientDefaults = {
   requestTimeoutMs: 10_000,
   /** Snapshot notifications at most this often, so a long catch-up does not rebuild the view per frame. */
   notifyIntervalMs: 16,
+  /** Messages and changes waiting in the outbox at most; more are refused (`outbox_full`) until some are out. */
+  maxOutbox: 1000,
+  /** Refused changes remembered for the view (`changeError`) at most; the oldest go first. */
+  maxChangeErrors: 100,
 } as const;
 
 const DEFAULT_LIMITS: ChatSnapshot['limits'] = { maxTextChars: Limits.maxTextChars, maxUploadBytes: 25 * 1024 * 1024 };
 
-/**
- * The conversation on the session's current connection:
- *
- *   idle → joining → joined            (welcome: join; joined: replayed and live)
- *   joining → joining                  (a resync or not_joined asks again; the earlier reply is ignored)
- *   joining → retrying → joining       (a retryable error: again after a backoff)
- *   joining → idle                     (refused for good, no answer: asked again at once if open)
- *   joined → joining                   (resync, not_joined)
- *   any → idle                         (the connection is gone, or the conversation disposed)
- */
-export const JoinPhase = { idle: 'idle', joining: 'joining', retrying: 'retrying', joined: 'joined' } as const;
-export type JoinPhase = (typeof JoinPhase)[keyof typeof JoinPhase];
-
-export const JOIN_TRANSITIONS: Readonly<Record<JoinPhase, readonly JoinPhase[]>> = {
-  [JoinPhase.idle]: [JoinPhase.joining],
-  [JoinPhase.joining]: [JoinPhase.joining, JoinPhase.joined, JoinPhase.retrying, JoinPhase.idle],
-  [JoinPhase.retrying]: [JoinPhase.joining, JoinPhase.idle],
-  [JoinPhase.joined]: [JoinPhase.joining, JoinPhase.idle],
-};
-
-/** The join in flight: where the relay will start its replay follows from what was asked. */
-interface JoinRequest {
-  after: number;
-  tail: number | undefined;
-}
-
 interface OlderRequest {
   ref: string;
+  /** The `before` asked: the page extends the run only if the run still starts there. */
+  before: number;
   promise: Promise<void>;
   done: () => void;
 }
@@ -144,6 +142,8 @@ type Reply = JoinedFrame | HistoryReplyFrame | AckFrame;
 /** A send is matched to its ack by the message id (the relay's `ack` and `error` name it); refs are strings too, so the id is prefixed. */
 const sendRef = (id: string): string => `send:${id}`;
 
+const isMessage = (event: LogEvent): event is MessageFrame => event.type === 'msg';
+
 export class Conversation implements ChatClient {
   private readonly _port: SessionPort;
   private readonly _x: ClientInternals;
@@ -152,31 +152,41 @@ export class Conversation implements ChatClient {
   private readonly _outbox: Outbox;
   private readonly _cache: HistoryCache;
   private _stopWatchingPageHide: () => void = () => {};
-  /** Confirmed messages (gap-free), acked own messages on their way, and the unread divider. */
-  private readonly _timeline = new Timeline<MessageFrame, OutboxEntry>();
+  /** Messages in their current state (gap-free in the log), acked own messages on their way, and the unread divider. */
+  private readonly _timeline = new Timeline<MessageFrame, MessageEntry, UpdateFrame>(applyUpdate);
+  private _seenVersion = -1;
   private readonly _members = new Map<string, Member>();
   private readonly _typingSender: TypingSender;
   private readonly _typingWatcher: TypingWatcher;
   private readonly _uploads: Uploads;
   private readonly _receipts: Receipts;
   private readonly _gaps: GapFiller<Reply>;
+  private readonly _joiner: Joiner<Reply>;
+  /** Own changes the relay acked whose `update` is not in the log held yet (shown meanwhile), with the update's seq. */
+  private _ackedChanges: Array<{ entry: ChangeEntry; seq: number }> = [];
+  /** The last refused change per message (rolled back), for the view. */
+  private readonly _changeErrors = new Map<string, ChangeError>();
+  /** Set when the conversation is closed to the user for good (refused, removed, banned, invalid id). */
+  private _refusal: ChatError | null = null;
+  /** Set while the whole session is refused (credentials, origin): no conversation can work. */
+  private _sessionRefusal: ChatError | null = null;
 
   private _self: User | null = null;
   private _limits = DEFAULT_LIMITS;
   private _epoch: string | null = null;
-  private _join: JoinPhase = JoinPhase.idle;
-  private _joinAttempt = 0;
-  private _joinRetryTimer: TimerHandle | undefined;
   private _pumpTimer: TimerHandle | undefined;
-  /** Every request awaiting its reply (join, gap fill, older page, send), with its timeout. */
+  /** Every request awaiting its reply (join, gap fill, older page, send, change, ban), with its timeout. */
   private readonly _requests: Requests<Reply>;
-  private _joinRef: string | null = null;
   private _older: OlderRequest | null = null;
   /** Messages from others above this seq are news (`message` events); below it they are history. */
   private _notifyAbove: number | null = null;
 
   private _snapshot: ChatSnapshot | null = null;
-  private _views = new Map<string, ChatMessage>();
+  private readonly _views = new ViewMemo();
+  /** Quotes of held messages, made once per message state (so views that quote them are reused). */
+  private readonly _quotes = new WeakMap<MessageFrame, QuotedMessage>();
+  /** States of own messages not in the run, made once per entry, seq, ts and sender. */
+  private readonly _ownStates = new WeakMap<MessageEntry, { key: string; state: MessageState }>();
   private _notifyScheduled = false;
   private _notifyTimer: TimerHandle | undefined;
   private _lastNotifyAt = -Infinity;
@@ -220,17 +230,38 @@ export class Conversation implements ChatClient {
       last: () => this._timeline.last,
       send: (receipt) => this._sendInConversation({ type: 'receipt', conv: this._conv, ...receipt }),
     });
+    this._joiner = new Joiner<Reply>({
+      conv: conversation,
+      clock: this._clock,
+      requests: this._requests,
+      timeoutMs: this._requestTimeoutMs,
+      backoff: internals.backoff,
+      canJoin: () => this._port.state === 'open' && !this._disposed,
+      ref: () => this._ref(),
+      // First visit: just the newest messages. Known history: everything after it, so the log stays gap-free.
+      request: () =>
+        this._epoch === null
+          ? { after: 0, tail: ClientDefaults.initialTail }
+          : { after: this._timeline.last, tail: undefined, epoch: this._epoch },
+      send: (frame) => this._port.send(frame),
+      onJoined: (frame, request) => this._onJoined(frame, request),
+      onRefused: (code) => this._refuse({ code, params: { reason: 'conversation' } }),
+    });
+    if (!ID_PATTERN.test(conversation)) {
+      // The relay would answer bad_frame to every join: known now, so none is sent.
+      this._refusal = { code: ClientErrorCode.badConfig, params: { reason: 'conversation' } };
+      this._joiner.refuse();
+    }
     this._gaps = new GapFiller<Reply>({
       clock: this._clock,
       requests: this._requests,
       timeoutMs: this._requestTimeoutMs,
-      gap: () => (this._join === JoinPhase.joined ? this._timeline.gap() : null),
+      gap: () => (this._joiner.joined ? this._timeline.gap() : null),
       ref: () => this._ref(),
       send: (after, limit, ref) => this._port.send({ type: 'history', conv: this._conv, after, limit, ref }),
-      fill: (messages) => {
+      fill: (events) => {
         const before = this._timeline.last;
-        const accepted = this._timeline.push(messages.filter(isMessage));
-        if (accepted.length > 0) this._accept(accepted);
+        this._accept(this._timeline.push(events));
         return this._timeline.last !== before;
       },
     });
@@ -244,8 +275,8 @@ export class Conversation implements ChatClient {
       maxBytes: () => this._limits.maxUploadBytes,
       makeId: newId,
       onChange: () => this._invalidate(),
-      onDone: (file, text) => {
-        if (!this._disposed) this.send(text ?? '', file);
+      onDone: (file, text, reply) => {
+        if (!this._disposed) this.send(text ?? '', file, reply !== undefined ? { reply } : undefined);
       },
       onError: (error) => this._emit({ type: 'error', ...error }),
     });
@@ -278,11 +309,12 @@ export class Conversation implements ChatClient {
     // Receipts the user already earned go out while the socket is still there.
     this._receipts.flush();
     this._disposed = true;
-    const joined = this._join !== JoinPhase.idle;
+    // A conversation the relay removed the user from has nothing to leave.
+    const joined = this._joiner.phase !== JoinPhase.idle && this._joiner.phase !== JoinPhase.refused;
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
-    this._setJoin(JoinPhase.idle);
+    this._joiner.idle();
     for (const timer of [this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
     void this._cache.flush();
@@ -300,30 +332,52 @@ export class Conversation implements ChatClient {
     return this._conv;
   }
 
-  /** Messages from others after the user's read cursor (counted in what this device holds). */
   /** Whether `id` is an own message this conversation is still sending (errors about it are its). */
   sending(id: string): boolean {
     return this._outbox.has(id);
   }
 
-  /** An error about the whole session (token refused, origin not allowed) shown by this conversation's view. */
+  /** An error about the whole session shown by this conversation's view. */
   sessionError(code: string, params?: ErrorParams): void {
     if (!this._disposed) this._emit({ type: 'error', code, ...(params ? { params } : {}) });
   }
 
-  get unread(): number {
-    return this._timeline.unreadCount(this._selfId, this._receipts.read);
+  /** The session is refused for good (credentials, origin: `error`), or no longer (null). */
+  sessionRefused(error: ChatError | null): void {
+    if (this._disposed || this._sessionRefusal === error) return;
+    this._sessionRefusal = error;
+    this._invalidate();
   }
 
-  send(text: string, file?: FileRef): ChatMessage {
+  /** The user has a new token: a conversation refused to them is asked once more (a ban still refuses). */
+  tokenChanged(): void {
+    if (this._disposed || !this._refusal || this._refusal.code === ClientErrorCode.badConfig) return;
+    this._refusal = null;
+    this._invalidate();
+    if (this._loaded) this._joiner.reopen();
+  }
+
+  /** Messages from others after the user's read cursor (counted in what this device holds). */
+  get unread(): number {
+    const own = this._members.get(this._selfId);
+    return this._timeline.unreadCount(this._selfId, Math.max(this._receipts.read, own?.read ?? 0));
+  }
+
+  send(text: string, second?: FileRef | SendOptions, third?: SendOptions): ChatMessage {
+    const isFile = second !== undefined && 'url' in second;
+    const options: SendOptions = isFile ? { ...third, file: second } : { ...(second as SendOptions | undefined) };
+    const file = options.file;
     const body = text.trim() === '' ? undefined : text;
     if (body === undefined && !file) throw new Error('send: a message needs text or a file');
-    const entry: OutboxEntry = { id: newId(), conv: this._conv, ts: this._clock.now() };
+    const entry: MessageEntry = { id: newId(), conv: this._conv, ts: this._clock.now() };
     if (body !== undefined) entry.text = body;
     if (file) entry.file = file;
+    if (options.reply !== undefined) entry.reply = options.reply;
     if (body !== undefined && codePointLength(body) > this._limits.maxTextChars) {
       // The relay would refuse it; failing at once keeps the text for the user to shorten.
       entry.error = { code: ClientErrorCode.textTooLong, params: { max: this._limits.maxTextChars } };
+    } else if (this._outbox.size >= ClientDefaults.maxOutbox) {
+      entry.error = { code: ClientErrorCode.outboxFull, params: { max: ClientDefaults.maxOutbox } };
     }
     this._typingSender.stopped();
     const saved = this._outbox.add(entry);
@@ -340,24 +394,80 @@ export class Conversation implements ChatClient {
   }
 
   discard(messageId: string): void {
-    if (this._outbox.discard(messageId)) this._invalidate();
+    let changed = this._outbox.discard(messageId);
+    // Its changes can never go out now.
+    for (const entry of this._outbox.entries) {
+      if (isChange(entry) && entry.change.target === messageId) changed = this._outbox.discard(entry.id) || changed;
+    }
+    if (changed) this._invalidate();
+  }
+
+  edit(messageId: string, text: string): void {
+    const view = this._current(messageId);
+    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
+    if (!view.own || view.deleted) return this._refuseChange(messageId, ErrorCode.forbidden);
+    if (text.trim() === '') return this._refuseChange(messageId, ErrorCode.badFrame);
+    if (codePointLength(text) > this._limits.maxTextChars) {
+      return this._refuseChange(messageId, ClientErrorCode.textTooLong, { max: this._limits.maxTextChars });
+    }
+    if (view.text === text) return;
+    this._queueChange({ type: 'edit', target: messageId, text });
+  }
+
+  delete(messageId: string): void {
+    const view = this._current(messageId);
+    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
+    if (view.deleted) return;
+    // Refused by the relay for good: it was never stored, so there is nothing to delete there.
+    if (view.own && view.status === 'failed') return this.discard(messageId);
+    this._queueChange({ type: 'delete', target: messageId });
+  }
+
+  react(messageId: string, emoji: string, on: boolean): void {
+    const view = this._current(messageId);
+    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
+    if (view.deleted) return this._refuseChange(messageId, ErrorCode.forbidden);
+    if (!EMOJI_PATTERN.test(emoji)) return this._refuseChange(messageId, ErrorCode.badFrame);
+    const reaction = view.reactions?.find((r) => r.emoji === emoji);
+    if ((reaction?.mine ?? false) === on) return;
+    if (on && !reaction && (view.reactions?.length ?? 0) >= Limits.maxReactionsPerMessage) {
+      return this._refuseChange(messageId, ErrorCode.badFrame, { max: Limits.maxReactionsPerMessage });
+    }
+    this._queueChange({ type: 'react', target: messageId, emoji, on });
+  }
+
+  dismissChangeError(messageId: string): void {
+    if (this._changeErrors.delete(messageId)) this._invalidate();
+  }
+
+  ban(userId: string, until?: number): Promise<BanResult> {
+    const refused = (code: string): Promise<BanResult> => Promise.resolve({ ok: false, error: { code } });
+    if (!this._joiner.joined || this._disposed) return refused(ErrorCode.notJoined);
+    const ref = this._ref();
+    const frame: BanFrame = { type: 'ban', conv: this._conv, user: userId, ref };
+    if (until !== undefined) frame.until = until;
+    if (!this._port.send(frame)) return refused(ClientErrorCode.noAnswer);
+    return new Promise((resolve) => {
+      this._requests.register(ref, this._requestTimeoutMs, (result) => {
+        if (result.kind === 'reply') {
+          const known = this._members.get(userId);
+          if (known) this._setMember({ ...known, banned: true });
+          resolve({ ok: true });
+        } else resolve({ ok: false, error: { code: result.kind === 'error' ? result.code : ClientErrorCode.noAnswer } });
+      });
+    });
   }
 
   loadOlder(): Promise<void> {
     if (this._older) return this._older.promise;
-    if (this._timeline.base === 0 || this._join !== JoinPhase.joined || this._disposed) return Promise.resolve();
+    if (this._timeline.base === 0 || !this._joiner.joined || this._disposed) return Promise.resolve();
     const ref = this._ref();
-    const sent = this._port.send({
-      type: 'history',
-      conv: this._conv,
-      before: this._timeline.base + 1,
-      limit: ClientDefaults.olderPage,
-      ref,
-    });
+    const before = this._timeline.base + 1;
+    const sent = this._port.send({ type: 'history', conv: this._conv, before, limit: ClientDefaults.olderPage, ref });
     if (!sent) return Promise.resolve();
     let done = () => {};
     const promise = new Promise<void>((resolve) => (done = resolve));
-    this._older = { ref, promise, done };
+    this._older = { ref, before, promise, done };
     // No answer (the relay instance died with it): give up, so the view may ask again.
     this._requests.register(ref, this._requestTimeoutMs, (result) => this._olderSettled(result));
     this._invalidate();
@@ -377,8 +487,8 @@ export class Conversation implements ChatClient {
     this._receipts.markRead(seq);
   }
 
-  upload(file: Blob & { name?: string }, text?: string): UploadState {
-    return this._uploads.start(file as UploadFile, text);
+  upload(file: Blob & { name?: string }, text?: string, options?: { reply?: string }): UploadState {
+    return this._uploads.start(file as UploadFile, text, options?.reply);
   }
 
   cancelUpload(uploadId: string): void {
@@ -418,7 +528,7 @@ export class Conversation implements ChatClient {
     this._self = cached.self;
     for (const member of cached.members) this._members.set(member.id, member);
     const first = cached.messages[0];
-    this._timeline.reset(first ? first.seq - 1 : 0, cached.messages);
+    this._timeline.reset(first ? first.seq - 1 : (cached.last ?? 0), cached.messages, false, cached.last);
   }
 
   // ------------------------------------------------------------------ from the session
@@ -433,7 +543,7 @@ export class Conversation implements ChatClient {
 
   /** The socket is gone: nothing is joined or in flight on it any more. */
   private _leaveSession(): void {
-    this._setJoin(JoinPhase.idle);
+    this._joiner.idle();
     this._outbox.connectionLost();
     this._typingSender.reset();
     this._typingWatcher.clear();
@@ -451,78 +561,18 @@ export class Conversation implements ChatClient {
   welcomed(frame: WelcomeFrame): void {
     if (this._disposed || !this._loaded) return;
     this._self = frame.user;
-    if (this._join !== JoinPhase.idle) {
-      // A renewed token on the same connection: nothing to join again (or a retry is already due).
+    if (this._joiner.phase !== JoinPhase.idle) {
+      // A renewed token on the same connection: nothing to join again (or a retry is already due, or refused for good).
       this._invalidate();
       return;
     }
     if (frame.limits) this._limits = { maxTextChars: frame.limits.maxTextChars, maxUploadBytes: frame.limits.maxUploadBytes };
-    this._joinAttempt = 0;
-    this._sendJoin();
+    this._joiner.welcomed();
+    this._joiner.join();
     this._invalidate();
   }
 
   // ------------------------------------------------------------------ joining
-
-  /** The only place the join phase changes; false (and nothing changes) if the table does not allow it. */
-  private _setJoin(next: JoinPhase): boolean {
-    const previous = this._join;
-    if (previous === next && next !== JoinPhase.joining) return true;
-    if (!JOIN_TRANSITIONS[previous].includes(next)) return false;
-    this._join = next;
-    if (previous === JoinPhase.retrying) {
-      this._clock.clearTimeout(this._joinRetryTimer);
-      this._joinRetryTimer = undefined;
-    }
-    return true;
-  }
-
-  private _sendJoin(): void {
-    if (this._disposed || !JOIN_TRANSITIONS[this._join].includes(JoinPhase.joining)) return;
-    const ref = this._ref();
-    // First visit: just the newest messages. Known history: everything after it, so the run stays gap-free.
-    const request: JoinRequest =
-      this._epoch === null ? { after: 0, tail: ClientDefaults.initialTail } : { after: this._timeline.last, tail: undefined };
-    const sent = this._port.send({
-      type: 'join',
-      conv: this._conv,
-      after: request.after,
-      ...(this._epoch !== null ? { epoch: this._epoch } : {}),
-      ...(request.tail !== undefined ? { tail: request.tail } : {}),
-      ref,
-    });
-    if (!sent) return;
-    // A reply to a join that this one supersedes is ignored; this one's reply follows.
-    if (this._joinRef !== null) this._requests.cancel(this._joinRef);
-    this._joinRef = ref;
-    this._setJoin(JoinPhase.joining);
-    this._requests.register(ref, this._requestTimeoutMs, (result) => {
-      if (this._joinRef === ref) this._joinRef = null;
-      this._joinSettled(result, request);
-    });
-  }
-
-  private _joinSettled(result: Settled<Reply>, request: JoinRequest): void {
-    switch (result.kind) {
-      case 'reply':
-        if (result.reply.type === 'joined') this._onJoined(result.reply, request);
-        return;
-      case 'error':
-        if (RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._retryJoinLater();
-        else {
-          this._setJoin(JoinPhase.idle);
-          this._emit({ type: 'error', code: result.code });
-        }
-        return;
-      case 'timeout':
-        // No answer (lost between tabs, or with a relay instance): ask again.
-        this._setJoin(JoinPhase.idle);
-        if (this._port.state === 'open' && !this._disposed) this._sendJoin();
-        return;
-      case 'dropped':
-        return;
-    }
-  }
 
   private _onJoined(frame: JoinedFrame, request: JoinRequest): void {
     const reset = frame.reset === true || (this._epoch !== null && this._epoch !== frame.epoch);
@@ -530,6 +580,7 @@ export class Conversation implements ChatClient {
     if (reset) {
       // The store was replaced: its seqs mean something else now. The outbox stays and is resent.
       this._timeline.reset(0, [], true);
+      this._ackedChanges = [];
       this._receipts.reset();
       void this._cache.clear();
     }
@@ -547,8 +598,7 @@ export class Conversation implements ChatClient {
       this._timeline.markOpened(own?.read ?? 0, frame.head);
     }
     this._typingWatcher.replace(frame.typing.filter((user) => user !== this._selfId));
-    this._joinAttempt = 0;
-    this._setJoin(JoinPhase.joined);
+    this._pruneAckedChanges();
     this._pump();
     this._receipts.joined(own?.delivered ?? 0, own?.read ?? 0);
     this._gaps.check();
@@ -556,13 +606,17 @@ export class Conversation implements ChatClient {
     this._invalidate();
   }
 
-  /** Joining failed for a passing reason (store unavailable): try again after a backoff. */
-  private _retryJoinLater(): void {
-    if (!this._setJoin(JoinPhase.retrying)) return;
-    this._joinRetryTimer = this._clock.setTimeout(() => {
-      this._joinRetryTimer = undefined;
-      if (this._port.state === 'open' && this._join === JoinPhase.retrying) this._sendJoin();
-    }, backoffDelay(this._joinAttempt++, this._x.backoff));
+  /** Refused or removed (banned, no longer allowed): for good, no retries; the outbox keeps its entries. */
+  private _refuse(error: ChatError): void {
+    this._joiner.refuse();
+    if (this._refusal) return;
+    this._refusal = error;
+    this._outbox.connectionLost();
+    this._typingSender.reset();
+    this._typingWatcher.clear();
+    this._clock.clearTimeout(this._pumpTimer);
+    this._invalidate();
+    this._emit({ type: 'error', ...error });
   }
 
   // ------------------------------------------------------------------ frames
@@ -576,30 +630,35 @@ export class Conversation implements ChatClient {
         this._requests.reply(frame.ref, frame);
         return;
       case 'msg':
-        // Messages of an earlier join still in flight are harmless: the buffer drops duplicates.
+      case 'update':
+        // Events of an earlier join still in flight are harmless: the timeline drops what it holds.
         this._accept(this._timeline.push([frame]));
         return;
       case 'ack':
+        // Changes and bans carry a ref (their acks name the message or `ban:<user>`, not a request); sends are matched by id.
+        if (frame.ref !== undefined) this._requests.reply(frame.ref, frame);
         // An ack after its send timed out (and before the resend) still counts.
-        if (!this._requests.reply(sendRef(frame.id), frame)) this._onAck(frame);
+        else if (!this._requests.reply(sendRef(frame.id), frame)) this._onAck(frame);
         return;
       case 'history':
-        // A page nobody waits for any more (timed out) still holds messages: keep what continues the run.
-        if (!this._requests.reply(frame.ref, frame)) this._accept(this._timeline.push(frame.messages.filter(isMessage)));
+        // A page nobody waits for any more (timed out) still holds events: keep what continues the log.
+        if (!this._requests.reply(frame.ref, frame)) this._accept(this._timeline.push(frame.messages));
         return;
       case 'typing':
         if (frame.user !== this._selfId) this._typingWatcher.set(frame.user, frame.active);
         return;
       case 'receipt': {
         const known = this._members.get(frame.user);
-        this._setMember({ id: frame.user, name: known?.name ?? frame.user, delivered: frame.delivered, read: frame.read });
+        this._setMember({ ...(known ?? { id: frame.user, name: frame.user }), delivered: frame.delivered, read: frame.read });
         return;
       }
       case 'member':
-        this._setMember(frame.member);
+        this._setMember({ ...this._members.get(frame.member.id), ...frame.member });
         return;
+      case 'presence':
+        return this._onPresence(frame);
       case 'resync':
-        if (this._join === JoinPhase.joining || this._join === JoinPhase.joined) this._sendJoin();
+        if (this._joiner.phase === JoinPhase.joining || this._joiner.joined) this._joiner.join();
         return;
       case 'error':
         return this._onError(frame);
@@ -615,24 +674,35 @@ export class Conversation implements ChatClient {
     this._invalidate();
   }
 
-  /** Messages that became visible (ascending). */
-  private _accept(accepted: readonly MessageFrame[]): void {
-    if (accepted.length === 0) {
+  private _onPresence(frame: PresenceFrame): void {
+    const known = this._members.get(frame.user) ?? { id: frame.user, name: frame.user, delivered: 0, read: 0 };
+    const member: Member = { ...known, online: frame.online };
+    if (frame.seen !== undefined) member.seen = frame.seen;
+    this._setMember(member);
+  }
+
+  /** After events were pushed: `added` are the messages that became visible (ascending). */
+  private _accept(added: readonly MessageFrame[]): void {
+    if (this._timeline.version === this._seenVersion) {
       this._gaps.check();
       return;
     }
+    this._seenVersion = this._timeline.version;
     const news: MessageFrame[] = [];
-    for (const message of accepted) {
+    for (const message of added) {
       if (message.from.id === this._selfId) {
         // Its `msg` proves the relay stored it, even if the ack was lost with a connection.
         this._outbox.ack(message.id);
         this._requests.cancel(sendRef(message.id));
       } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
     }
-    this._receipts.received();
+    this._pruneAckedChanges();
+    if (added.length > 0) this._receipts.received();
     this._scheduleCache();
     this._gaps.check();
     this._invalidate();
+    // Own changes may wait for a message that just arrived (sent from another tab, say).
+    if (added.length > 0) this._pump();
     for (const message of news) {
       const view = this.snapshot.messages.find((m) => m.id === message.id);
       if (view) this._emit({ type: 'message', message: view });
@@ -641,7 +711,7 @@ export class Conversation implements ChatClient {
 
   private _onAck({ id, seq, ts }: AckFrame): void {
     const entry = this._outbox.ack(id);
-    if (entry) this._timeline.ack(id, entry, seq, ts);
+    if (entry && !isChange(entry)) this._timeline.ack(id, entry, seq, ts);
     this._invalidate();
     this._pump();
   }
@@ -652,8 +722,12 @@ export class Conversation implements ChatClient {
       return;
     }
     if (this._requests.fail(frame.ref, frame.code, frame.message)) return;
+    // Not about a request of ours: about the conversation itself. `forbidden` = removed (banned, or the token no longer allows it).
+    if (frame.code === ErrorCode.forbidden && frame.conv === this._conv && this._joiner.phase !== JoinPhase.idle) {
+      return this._refuse({ code: frame.code, params: { reason: 'removed' } });
+    }
     const retryable = RETRYABLE_ERRORS.has(frame.code as ErrorCode);
-    if (frame.code === ErrorCode.notJoined && this._join === JoinPhase.joined) this._sendJoin();
+    if (frame.code === ErrorCode.notJoined && this._joiner.joined) this._joiner.join();
     else if (!retryable) this._emit({ type: 'error', code: frame.code });
   }
 
@@ -661,7 +735,7 @@ export class Conversation implements ChatClient {
     if (!this._outbox.has(id)) return;
     if (RETRYABLE_ERRORS.has(code as ErrorCode) || code === ErrorCode.notJoined) {
       this._outbox.retryLater(id);
-      if (code === ErrorCode.notJoined) this._sendJoin();
+      if (code === ErrorCode.notJoined) this._joiner.join();
       else this._pump();
     } else {
       this._outbox.fail(id, { code });
@@ -688,6 +762,89 @@ export class Conversation implements ChatClient {
     }
   }
 
+  // ------------------------------------------------------------------ changes to messages
+
+  /** The message as the user sees it now (confirmed state with own changes on top), if shown. */
+  private _current(id: string): ChatMessage | undefined {
+    return this.snapshot.messages.find((m) => m.id === id);
+  }
+
+  /** A change refused before it was sent (it could never succeed): an error event, nothing queued. */
+  private _refuseChange(messageId: string, code: string, params?: ErrorParams): void {
+    this._emit({ type: 'error', code, ...(params ? { params } : {}), messageId });
+  }
+
+  private _queueChange(change: ChangeEntry['change']): void {
+    if (this._outbox.size >= ClientDefaults.maxOutbox) {
+      return this._refuseChange(change.target, ClientErrorCode.outboxFull, { max: ClientDefaults.maxOutbox });
+    }
+    const entry: ChangeEntry = { id: newId(), conv: this._conv, ts: this._clock.now(), change };
+    this._changeErrors.delete(change.target);
+    void this._outbox.add(entry).then(() => this._pump());
+    this._invalidate();
+  }
+
+  private _changeFrame(entry: ChangeEntry, ref: string): ClientFrame {
+    const { change } = entry;
+    const base = { conv: this._conv, id: change.target, ref };
+    switch (change.type) {
+      case 'edit':
+        return { type: 'edit', ...base, text: change.text };
+      case 'delete':
+        return { type: 'delete', ...base };
+      case 'react':
+        return { type: 'react', ...base, emoji: change.emoji, on: change.on };
+    }
+  }
+
+  private _changeSettled(entry: ChangeEntry, result: Settled<Reply>): void {
+    switch (result.kind) {
+      case 'reply':
+        if (result.reply.type !== 'ack') return;
+        this._outbox.ack(entry.id);
+        // Shown as done until its update is in the log held (an unchanged change is acked with a seq already held).
+        if (result.reply.seq > this._timeline.last) this._ackedChanges.push({ entry, seq: result.reply.seq });
+        this._ackedChanges = this._ackedChanges.slice(-ClientDefaults.maxOutbox);
+        this._invalidate();
+        this._pump();
+        return;
+      case 'error':
+        return this._onChangeError(entry, result.code);
+      case 'timeout':
+        this._outbox.requeue(entry.id);
+        this._pump();
+        return;
+      case 'dropped':
+        return;
+    }
+  }
+
+  private _onChangeError(entry: ChangeEntry, code: string): void {
+    if (RETRYABLE_ERRORS.has(code as ErrorCode) || code === ErrorCode.notJoined) {
+      this._outbox.retryLater(entry.id);
+      if (code === ErrorCode.notJoined) this._joiner.join();
+      else this._pump();
+      return;
+    }
+    // Refused for good (forbidden, not_found, bad_frame…): rolled back.
+    const target = entry.change.target;
+    this._outbox.discard(entry.id);
+    this._changeErrors.delete(target);
+    this._changeErrors.set(target, { code, change: entry.change.type });
+    for (const key of this._changeErrors.keys()) {
+      if (this._changeErrors.size <= ClientDefaults.maxChangeErrors) break;
+      this._changeErrors.delete(key);
+    }
+    this._invalidate();
+    this._emit({ type: 'error', code, messageId: target });
+    this._pump();
+  }
+
+  private _pruneAckedChanges(): void {
+    const last = this._timeline.last;
+    if (this._ackedChanges.some((a) => a.seq <= last)) this._ackedChanges = this._ackedChanges.filter((a) => a.seq > last);
+  }
+
   // ------------------------------------------------------------------ older pages
 
   private get _requestTimeoutMs(): number {
@@ -695,13 +852,13 @@ export class Conversation implements ChatClient {
   }
 
   private _olderSettled(result: Settled<Reply>): void {
-    if (result.kind === 'reply' && result.reply.type === 'history') {
-      this._timeline.prepend(result.reply.messages.filter(isMessage));
+    const older = this._older;
+    if (result.kind === 'reply' && result.reply.type === 'history' && older) {
+      this._timeline.prepend(result.reply.messages.filter(isMessage), older.before, result.reply.more);
       this._scheduleCache();
     }
     if (result.kind === 'error' && !RETRYABLE_ERRORS.has(result.code as ErrorCode)) this._emit({ type: 'error', code: result.code });
     // A timeout or a lost connection gives up too, so the view may ask again.
-    const older = this._older;
     if (!older) return;
     this._older = null;
     this._invalidate();
@@ -714,15 +871,19 @@ export class Conversation implements ChatClient {
   private _pump(): void {
     this._clock.clearTimeout(this._pumpTimer);
     this._pumpTimer = undefined;
-    if (this._join !== JoinPhase.joined || this._disposed) return;
+    if (!this._joiner.joined || this._disposed) return;
     for (const entry of this._outbox.takeSendable()) {
+      if (isChange(entry)) {
+        const ref = this._ref();
+        if (!this._port.send(this._changeFrame(entry, ref))) return this._outbox.connectionLost();
+        this._requests.register(ref, this._requestTimeoutMs, (result) => this._changeSettled(entry, result));
+        continue;
+      }
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
       if (entry.text !== undefined) frame.text = entry.text;
       if (entry.file !== undefined) frame.file = entry.file;
-      if (!this._port.send(frame)) {
-        this._outbox.connectionLost();
-        return;
-      }
+      if (entry.reply !== undefined) frame.reply = entry.reply;
+      if (!this._port.send(frame)) return this._outbox.connectionLost();
       const id = entry.id;
       this._requests.register(sendRef(id), this._requestTimeoutMs, (result) => this._sendSettled(id, result));
     }
@@ -734,7 +895,7 @@ export class Conversation implements ChatClient {
 
   /** Frames about the conversation go out only once it is joined; callers redo them after the next join. */
   private _sendInConversation(frame: ClientFrame): boolean {
-    return this._join === JoinPhase.joined && this._port.send(frame);
+    return this._joiner.joined && this._port.send(frame);
   }
 
   // ------------------------------------------------------------------ uploads
@@ -756,12 +917,8 @@ export class Conversation implements ChatClient {
 
   private _cacheContent(): CachedHistory | null {
     if (this._epoch === null || this._timeline.items.length === 0) return null;
-    return {
-      epoch: this._epoch,
-      self: this._self,
-      members: [...this._members.values()],
-      messages: this._timeline.newest(CacheDefaults.cap).items,
-    };
+    const { items, last } = this._timeline.newest(CacheDefaults.cap);
+    return { epoch: this._epoch, self: this._self, members: [...this._members.values()], messages: items, last };
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -796,20 +953,40 @@ export class Conversation implements ChatClient {
   private _build(): ChatSnapshot {
     const selfId = this._selfId;
     const receipts = new ReceiptView(selfId, this._members.values());
-    const previous = this._views;
-    const views = new Map<string, ChatMessage>();
+    const shown = this._shownChanges();
     const messages: ChatMessage[] = [];
-    const keep = (view: ChatMessage): void => {
-      views.set(view.id, view);
-      messages.push(view);
+    const keep = (input: ViewInput): void => {
+      const id = input.state.id;
+      const changes = shown.get(id);
+      if (changes) input.changes = changes;
+      const changeError = this._changeErrors.get(id);
+      if (changeError) input.changeError = changeError;
+      const quoted = input.replyTo ?? input.state.reply?.id;
+      const quote = quoted !== undefined ? this._quoteOf(quoted) : undefined;
+      if (quote) input.quote = quote;
+      messages.push(this._views.view(input, selfId));
     };
-    for (const frame of this._timeline.items) keep(this._confirmedView(frame, selfId, receipts, previous.get(frame.id)));
-    const acked = this._timeline.acked();
-    for (const { entry, seq, ts } of acked) keep(this._ownView(entry, receipts, previous.get(entry.id), seq, ts));
-    for (const entry of this._outbox.entries) {
-      if (!this._timeline.has(entry.id) && !this._timeline.isAcked(entry.id)) keep(this._ownView(entry, receipts, previous.get(entry.id)));
+    for (const frame of this._timeline.items) {
+      const own = frame.from.id === selfId;
+      keep({ state: frame, own, changes: [], ...(own ? { status: receipts.statusOf({ seq: frame.seq }) } : {}) });
     }
-    this._views = views;
+    for (const { entry, seq, ts } of this._timeline.acked()) {
+      keep({ state: this._ownState(entry, seq, ts), own: true, changes: [], status: receipts.statusOf({ seq }), ...replyOf(entry) });
+    }
+    for (const entry of this._outbox.entries) {
+      if (isChange(entry) || this._timeline.has(entry.id) || this._timeline.isAcked(entry.id)) continue;
+      const error = errorOf(entry);
+      const input: ViewInput = {
+        state: this._ownState(entry),
+        own: true,
+        changes: [],
+        status: receipts.statusOf({ failed: error !== undefined }),
+        ...replyOf(entry),
+      };
+      if (error) input.error = error;
+      keep(input);
+    }
+    this._views.done();
     const typing = this._typingWatcher.users
       .filter((id) => id !== selfId)
       .map((id): User => Object.freeze({ id, name: this._members.get(id)?.name ?? id }));
@@ -825,33 +1002,47 @@ export class Conversation implements ChatClient {
       firstUnreadSeq: this._timeline.firstUnreadSeq(selfId),
       uploads: Object.freeze([...this._uploads.list]),
       limits: this._limits,
+      refusal: this._sessionRefusal ?? this._refusal,
+      unread: this.unread,
+      moderator: this._port.moderator,
     });
   }
 
-  private _confirmedView(frame: MessageFrame, selfId: string, receipts: ReceiptView, previous: ChatMessage | undefined): ChatMessage {
-    const own = frame.from.id === selfId;
-    const derived = own ? receipts.statusOf({ seq: frame.seq }) : undefined;
-    if (previous && previous.seq === frame.seq && previous.own === own && sameStatus(previous, derived)) return previous;
-    const view: ChatMessage = { id: frame.id, conv: frame.conv, seq: frame.seq, from: frame.from, ts: frame.ts, own };
-    if (frame.text !== undefined) view.text = frame.text;
-    if (frame.file !== undefined) view.file = frame.file;
-    if (derived) {
-      view.status = derived.status;
-      view.readBy = derived.readBy;
-    }
-    return Object.freeze(view);
+  /** Own changes to show per message: acked ones whose update is not held yet, then those still in the outbox. */
+  private _shownChanges(): Map<string, ShownChange[]> {
+    const shown = new Map<string, ShownChange[]>();
+    const add = (entry: ChangeEntry, confirmed: boolean): void => {
+      const list = shown.get(entry.change.target) ?? [];
+      list.push({ key: entry.id, change: entry.change as Change, ts: entry.ts, confirmed });
+      shown.set(entry.change.target, list);
+    };
+    const last = this._timeline.last;
+    for (const acked of this._ackedChanges) if (acked.seq > last) add(acked.entry, true);
+    for (const entry of this._outbox.entries) if (isChange(entry)) add(entry, false);
+    return shown;
   }
 
-  private _ownView(entry: OutboxEntry, receipts: ReceiptView, previous: ChatMessage | undefined, seq?: number, ts?: number): ChatMessage {
-    const derived = receipts.statusOf({ seq, failed: entry.error !== undefined });
-    if (previous && previous.seq === seq && previous.error === entry.error && sameStatus(previous, derived)) return previous;
+  /** The quote of message `id` in its current state, when this device holds it. */
+  private _quoteOf(id: string): QuotedMessage | undefined {
+    const message = this._timeline.message(id);
+    if (!message) return undefined;
+    let quote = this._quotes.get(message);
+    if (!quote) this._quotes.set(message, (quote = quoteOf(message)));
+    return quote;
+  }
+
+  /** An own message not in the run yet, as a message state (made once per entry, seq, ts and sender). */
+  private _ownState(entry: MessageEntry, seq?: number, ts?: number): MessageState {
     const from = this._self ?? { id: this._port.userKey, name: this._port.name ?? this._port.userKey };
-    const view: ChatMessage = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts, own: true, status: derived.status, readBy: derived.readBy };
-    if (seq !== undefined) view.seq = seq;
-    if (entry.text !== undefined) view.text = entry.text;
-    if (entry.file !== undefined) view.file = entry.file;
-    if (entry.error !== undefined) view.error = entry.error;
-    return Object.freeze(view);
+    const key = `${seq ?? ''}|${ts ?? ''}|${from.id}|${from.name}`;
+    const cached = this._ownStates.get(entry);
+    if (cached?.key === key) return cached.state;
+    const state: MessageState = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts };
+    if (seq !== undefined) state.seq = seq;
+    if (entry.text !== undefined) state.text = entry.text;
+    if (entry.file !== undefined) state.file = entry.file;
+    this._ownStates.set(entry, { key, state });
+    return state;
   }
 
   private _ref(): string {
@@ -859,10 +1050,6 @@ export class Conversation implements ChatClient {
   }
 }
 
-const isMessage = (event: LogEvent): event is MessageFrame => event.type === 'msg';
-
-function sameStatus(view: ChatMessage, derived: { status: string; readBy: string[] } | undefined): boolean {
-  if (!derived) return view.status === undefined;
-  const readBy = view.readBy ?? [];
-  return view.status === derived.status && readBy.length === derived.readBy.length && readBy.every((name, i) => name === derived.readBy[i]);
+function replyOf(entry: MessageEntry): { replyTo?: string } {
+  return entry.reply !== undefined ? { replyTo: entry.reply } : {};
 }

@@ -20,6 +20,10 @@ export const ClientErrorCode = {
   storage: 'storage',
   /** The options are unusable (`params.reason` names which). */
   badConfig: 'bad_config',
+  /** Too many messages and changes wait in the outbox (`params.max`): sending more is refused until some are out. */
+  outboxFull: 'outbox_full',
+  /** A request got no answer (the connection was lost, or the relay did not reply in time). */
+  noAnswer: 'no_answer',
   /** The client failed unexpectedly. */
   internal: 'internal',
 } as const;

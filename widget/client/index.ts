@@ -3,6 +3,7 @@
  * `createChatClient` (one conversation on a session of its own), the types of
  * widget/client/types.ts and the error codes. No Lit and no DOM, so it runs in Node too.
  */
+import { ID_PATTERN } from '../../protocol/index.js';
 import { acquireSession, createClient, createSession } from './session.js';
 import type { ChatClient, ChatClientOptions, ChatSession, ChatSessionOptions } from './types.js';
 
@@ -26,4 +27,9 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
 export function acquireChatSession(options: ChatSessionOptions): { session: ChatSession; release: () => void } {
   const { session, release } = acquireSession(options);
   return { session, release };
+}
+
+/** Whether `id` can name a conversation (1-128 characters of A-Z a-z 0-9 _ : -); others are refused with `bad_config`. */
+export function isConversationId(id: string): boolean {
+  return ID_PATTERN.test(id);
 }

@@ -1,114 +1,72 @@
 /**
- * The ordering buffer: the relay numbers messages 1, 2, 3 … without gaps, but the bus
- * between relay instances may lose or reorder events. The buffer turns whatever arrives
- * into a gap-free ascending run (`items`, seqs `base + 1 … last`) and holds everything
- * that arrived early until the missing seqs are filled in. Pure: no I/O, no timers.
+ * The ordering buffer: the relay numbers the events of a conversation (new messages and, since
+ * v1.1, changes to them) 1, 2, 3 … without gaps, but the bus between relay instances may lose
+ * or reorder them. The buffer hands them out gap-free and ascending, and holds whatever arrived
+ * early until the missing seqs are filled in. It keeps nothing it handed out (the timeline
+ * keeps the messages). Pure: no I/O, no timers.
  */
 export interface Sequenced {
   readonly seq: number;
 }
 
-/** Missing seqs `after + 1 … before - 1` block messages that already arrived. */
+/** Missing seqs `after + 1 … before - 1` block events that already arrived. */
 export interface Gap {
   after: number;
   before: number;
 }
 
 /** Early arrivals kept at most; beyond this a hostile or broken relay could grow memory without bound. */
-const MAX_PENDING = 5000;
+export const MAX_PENDING = 5000;
 
 export class OrderingBuffer<T extends Sequenced> {
-  private _items: T[] = [];
-  private _base = 0;
+  private _last = 0;
   private readonly _pending = new Map<number, T>();
 
-  /** The gap-free ascending run the view may show. */
-  get items(): readonly T[] {
-    return this._items;
-  }
-
-  /** The seq just before the first item: older messages exist on the relay when it is above 0. */
-  get base(): number {
-    return this._base;
-  }
-
-  /** The highest contiguous seq held (`base` when empty). */
+  /** The highest seq handed out (everything up to it was, in order). */
   get last(): number {
-    return this._base + this._items.length;
+    return this._last;
   }
 
   get pendingCount(): number {
     return this._pending.size;
   }
 
-  /**
-   * Starts over after `base`, optionally with a contiguous run `base + 1 …` already known
-   * (e.g. from the cache); anything that does not continue the run is dropped.
-   */
-  reset(base: number, items: readonly T[] = []): void {
-    this._base = Math.max(0, Math.floor(base));
-    this._items = [];
+  /** Starts over after `last`: early arrivals are dropped (they are asked for again if still wanted). */
+  reset(last: number): void {
+    this._last = Math.max(0, Math.floor(last));
     this._pending.clear();
-    for (const item of items) {
-      if (item.seq !== this.last + 1) break;
-      this._items.push(item);
-    }
   }
 
-  /** Feeds one message; returns those that became visible, in ascending order (possibly none). */
+  /** Feeds one event; returns those that became due, in ascending order (possibly none). */
   push(item: T): T[] {
-    const next = this.last + 1;
+    const next = this._last + 1;
     if (!Number.isInteger(item.seq) || item.seq < next || this._pending.has(item.seq)) return [];
     if (item.seq > next) {
       if (this._pending.size < MAX_PENDING) this._pending.set(item.seq, item);
       return [];
     }
-    const accepted = [item];
-    this._items.push(item);
-    for (let seq = this.last + 1; this._pending.has(seq); seq++) {
+    const due = [item];
+    this._last = item.seq;
+    for (let seq = this._last + 1; this._pending.has(seq); seq++) {
       const waiting = this._pending.get(seq)!;
       this._pending.delete(seq);
-      this._items.push(waiting);
-      accepted.push(waiting);
+      this._last = seq;
+      due.push(waiting);
     }
-    return accepted;
+    return due;
   }
 
   pushAll(items: Iterable<T>): T[] {
-    const accepted: T[] = [];
-    for (const item of items) accepted.push(...this.push(item));
-    return accepted;
+    const due: T[] = [];
+    for (const item of items) due.push(...this.push(item));
+    return due;
   }
 
-  /** The first range that must be fetched before early arrivals can be shown, or null. */
+  /** The first range that must be fetched before early arrivals can be handed out, or null. */
   gap(): Gap | null {
     if (this._pending.size === 0) return null;
     let lowest = Infinity;
     for (const seq of this._pending.keys()) lowest = Math.min(lowest, seq);
-    return { after: this.last, before: lowest };
-  }
-
-  /**
-   * Adds an older page (ascending): only the messages that extend the run downwards without
-   * a hole are taken. Returns those taken, ascending.
-   */
-  prepend(older: readonly T[]): T[] {
-    const taken: T[] = [];
-    for (let i = older.length - 1; i >= 0; i--) {
-      const item = older[i]!;
-      if (item.seq > this._base) continue;
-      if (item.seq !== this._base) break;
-      taken.push(item);
-      this._base--;
-    }
-    taken.reverse();
-    this._items = [...taken, ...this._items];
-    return taken;
-  }
-
-  /** Keeps only the newest `count` items (the cache stores a bounded tail). */
-  newest(count: number): { base: number; items: T[] } {
-    const items = this._items.slice(Math.max(0, this._items.length - count));
-    return { base: this.last - items.length, items };
+    return { after: this._last, before: lowest };
   }
 }

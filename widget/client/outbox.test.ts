@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Outbox, type OutboxEntry } from './outbox.js';
+import { errorOf, Outbox, type OutboxEntry } from './outbox.js';
 import { FakeClock } from './test/fake-clock.js';
 import { MemoryStorage } from './test/memory-storage.js';
 
@@ -115,10 +115,10 @@ describe('outbox', () => {
     await outbox.settled();
     const reloaded = new Outbox({ storage, key: KEY, clock });
     await reloaded.load();
-    assert.deepEqual(reloaded.entries[0]?.error, { code: 'text_too_long', params: { max: 10 } });
+    assert.deepEqual(errorOf(reloaded.entries[0]!), { code: 'text_too_long', params: { max: 10 } });
     assert.deepEqual(ids(reloaded.takeSendable()), ['m2']);
     assert.equal(reloaded.retry('m1'), true);
-    assert.equal(reloaded.entries[0]?.error, undefined);
+    assert.equal(errorOf(reloaded.entries[0]!), undefined);
     assert.deepEqual(ids(reloaded.takeSendable()), ['m1']);
     reloaded.fail('m1', { code: 'forbidden' });
     assert.equal(reloaded.discard('m1'), true);
@@ -170,7 +170,7 @@ describe('outbox', () => {
     const outbox = new Outbox({ storage, key: KEY, clock: new FakeClock() });
     await outbox.load();
     assert.deepEqual(ids(outbox.entries), ['m1', 'm2']);
-    assert.deepEqual(outbox.entries[1]?.error, { code: 'internal' });
+    assert.deepEqual(errorOf(outbox.entries[1]!), { code: 'internal' });
     assert.equal(storage.data.has(KEY), false, 'the array is gone');
     assert.deepEqual(stored(storage), ['m1', 'm2']);
     await outbox.add(entry(3));

@@ -1,8 +1,12 @@
 /**
- * The outbox: own messages not yet acknowledged by the relay. Each is written to storage
+ * The outbox: own messages, and own changes to messages (edit, delete, react), not yet
+ * acknowledged by the relay. Each is written to storage
  * BEFORE its first send, so a message typed offline or lost with a crashed tab is sent on
  * the next visit; it is resent with the same id (the relay deduplicates by id) until the
- * relay acks it. Sending itself is the client's job: the outbox decides what may go next.
+ * relay acks it (a change is harmless to repeat: the relay acks one that changes nothing).
+ * Sending itself is the client's job: the outbox decides what may go next: messages in the
+ * order they were written, a change only after everything before it about the same message
+ * (so a change to an own message still being sent goes after its ack).
  *
  * Storage: ONE KEY PER ENTRY (`<outbox key>|<entry id>`), listed with `keys()`. The tabs of a
  * browser share the outbox's storage, and an outbox stored as one array under one key lost
@@ -14,17 +18,19 @@
  * to per-entry keys on load. A storage without `keys()` keeps the array format.
  */
 import * as v from 'valibot';
-import { FileRef, Id } from '../../protocol/index.js';
+import { Emoji, FileRef, Id } from '../../protocol/index.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { Clock } from './clock.js';
 import { ClientErrorCode, type ChatError } from './errors.js';
 import type { KeyValueStorage } from './types.js';
 
-const StoredEntry = v.object({
+const MessageEntry = v.object({
   id: Id,
   conv: Id,
   text: v.optional(v.string()),
   file: v.optional(FileRef),
+  /** The id of the message this one answers (v1.1). */
+  reply: v.optional(Id),
   ts: v.number(),
   /** Set once the relay refused the message for good (a code; older versions stored text, read as `internal`). */
   error: v.optional(
@@ -34,7 +40,36 @@ const StoredEntry = v.object({
     ]),
   ),
 });
-export type OutboxEntry = v.InferOutput<typeof StoredEntry>;
+/** A change to message `target` (v1.1); its own `id` names the entry, not the message. */
+const ChangeEntry = v.object({
+  id: Id,
+  conv: Id,
+  ts: v.number(),
+  change: v.variant('type', [
+    v.object({ type: v.literal('edit'), target: Id, text: v.string() }),
+    v.object({ type: v.literal('delete'), target: Id }),
+    v.object({ type: v.literal('react'), target: Id, emoji: Emoji, on: v.boolean() }),
+  ]),
+});
+/** A change first: a message entry has no `change`, and an object schema would drop it from a change. */
+const StoredEntry = v.union([ChangeEntry, MessageEntry]);
+export type MessageEntry = v.InferOutput<typeof MessageEntry>;
+export type ChangeEntry = v.InferOutput<typeof ChangeEntry>;
+export type OutboxEntry = MessageEntry | ChangeEntry;
+
+export function isChange(entry: OutboxEntry): entry is ChangeEntry {
+  return 'change' in entry;
+}
+
+/** Why the relay refused a message for good (changes refused are dropped, never kept failed). */
+export function errorOf(entry: OutboxEntry): ChatError | undefined {
+  return isChange(entry) ? undefined : entry.error;
+}
+
+/** The message an entry is about: its own id for a message, the target for a change. */
+export function subjectOf(entry: OutboxEntry): string {
+  return isChange(entry) ? entry.change.target : entry.id;
+}
 const StoredOutbox = v.array(StoredEntry);
 /** A per-entry record: the entry and its place among the entries written in the same millisecond. */
 const StoredRecord = v.object({ entry: StoredEntry, n: v.number() });
@@ -113,7 +148,7 @@ export class Outbox {
     }
     const loaded = found
       .filter((entry) => !this.has(entry.id))
-      .map((entry, n): Slot => ({ entry, flow: entry.error ? Flow.failed : Flow.queued, attempts: 0, retryAt: 0, n }));
+      .map((entry, n): Slot => ({ entry, flow: errorOf(entry) ? Flow.failed : Flow.queued, attempts: 0, retryAt: 0, n }));
     this._slots.unshift(...loaded);
   }
 
@@ -149,7 +184,7 @@ export class Outbox {
 
   /** Adds a message; resolves once it is in storage, and only then is it handed out to send. */
   async add(entry: OutboxEntry): Promise<void> {
-    const slot: Slot = { entry, flow: entry.error ? Flow.failed : Flow.persisting, attempts: 0, retryAt: 0, n: this._added++ };
+    const slot: Slot = { entry, flow: errorOf(entry) ? Flow.failed : Flow.persisting, attempts: 0, retryAt: 0, n: this._added++ };
     this._slots.push(slot);
     await this._save(slot.entry.id);
     if (slot.flow === Flow.persisting) this._setFlow(slot, Flow.queued);
@@ -163,11 +198,17 @@ export class Outbox {
     const now = this._o.clock.now();
     let inFlight = this._slots.filter((s) => s.flow === Flow.inFlight).length;
     const taken: OutboxEntry[] = [];
+    /** Messages some earlier entry (in flight, failed or just taken) is about: a change to them waits. */
+    const busy = new Set<string>();
     for (const slot of this._slots) {
+      const subject = subjectOf(slot.entry);
+      const waits = isChange(slot.entry) && busy.has(subject);
+      busy.add(subject);
       if (inFlight >= this._window) break;
       if (slot.flow === Flow.failed || slot.flow === Flow.inFlight) continue;
       if (slot.flow === Flow.persisting) break;
       if (slot.flow === Flow.waiting && slot.retryAt > now) break;
+      if (waits) continue;
       this._setFlow(slot, Flow.inFlight);
       slot.attempts++;
       inFlight++;
@@ -199,10 +240,10 @@ export class Outbox {
     this._setFlow(slot, Flow.waiting);
   }
 
-  /** The relay refused it for good; kept (and saved) so the user can retry or discard it. */
+  /** The relay refused message `id` for good; kept (and saved) so the user can retry or discard it. */
   fail(id: string, error: ChatError): void {
     const slot = this._slot(id);
-    if (!slot) return;
+    if (!slot || isChange(slot.entry)) return;
     slot.entry = { ...slot.entry, error };
     this._setFlow(slot, Flow.failed);
     void this._save(id);
@@ -211,7 +252,7 @@ export class Outbox {
   /** The user asked to send a failed message again (same id). */
   retry(id: string): boolean {
     const slot = this._slot(id);
-    if (!slot || slot.flow !== Flow.failed) return false;
+    if (!slot || slot.flow !== Flow.failed || isChange(slot.entry)) return false;
     const { error: _dropped, ...entry } = slot.entry;
     slot.entry = entry;
     slot.attempts = 0;

@@ -15,14 +15,14 @@
  *
  *   link:   solo (own socket, no tab sharing) | leader (own socket, shared) | follower (the leader's)
  */
-import { PROTOCOL_VERSION, type ClientFrame, type HelloFrame, type ServerFrame, type WelcomeFrame } from '../../protocol/index.js';
+import { ErrorCode, PROTOCOL_VERSION, type ClientFrame, type HelloFrame, type ServerFrame, type WelcomeFrame } from '../../protocol/index.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { Connection, type SocketFactory } from './connection.js';
 import { ClientDefaults, Conversation, type ClientInternals, type SessionPort } from './conversation.js';
-import { ClientErrorCode } from './errors.js';
+import { ClientErrorCode, type ChatError } from './errors.js';
 import { browserTabs, newId, type ChannelLike, type TabPlatform } from './platform.js';
 import { SocketGate } from './socket-gate.js';
-import { defaultStorage, storageUser } from './storage.js';
+import { defaultStorage, storageUser, tokenClaims } from './storage.js';
 import type {
   ChatClient,
   ChatClientOptions,
@@ -68,7 +68,7 @@ export type SessionRole = 'solo' | 'leader' | 'follower';
 
 /** Messages between the tabs of one session (one BroadcastChannel per relay + user). */
 type TabMessage =
-  | { k: 'state'; state: ConnectionState; welcome: WelcomeFrame | null; url: string }
+  | { k: 'state'; state: ConnectionState; welcome: WelcomeFrame | null; url: string; fatal: ChatError | null }
   | { k: 'frame'; frame: ServerFrame }
   | { k: 'send'; frame: ClientFrame }
   | { k: 'token'; token: string }
@@ -102,6 +102,9 @@ export class Session implements ChatSession {
   private _welcome: WelcomeFrame | null = null;
   private _url: string;
   private _renewTimer: TimerHandle | undefined;
+  /** The relay refused the session for good (credentials, origin) until a new token: every view shows it. */
+  private _fatal: ChatError | null = null;
+  private _claims: { token: string | undefined; moderator: boolean } = { token: undefined, moderator: false };
   private _nextRef = 0;
   private _nextConversation = 0;
   private _snapshot: ChatSessionSnapshot | null = null;
@@ -154,6 +157,7 @@ export class Session implements ChatSession {
     if (this._disposed) throw new Error('chat session: disposed');
     const key = `${++this._nextConversation}`;
     const conversation = new Conversation(this._port(key), id, this._x);
+    if (this._fatal) conversation.sessionRefused(this._fatal);
     this._keys.set(conversation, key);
     this._conversations.add(conversation);
     void this.start();
@@ -173,12 +177,18 @@ export class Session implements ChatSession {
     });
   }
 
-  /** A fresh token for the same user: the open connection is renewed with it (no reconnect). */
+  /**
+   * A fresh token for the same user: the open connection is renewed with it (no reconnect);
+   * a connection the relay refused for good connects again with it; conversations refused to
+   * the user are asked once more.
+   */
   setToken(token: string): void {
     if (!token || token === this._token) return;
     this._token = token;
     if (this._role === 'follower') this._post({ k: 'token', token });
+    else if (this._fatal && !this._disposed) this._reconnectAfterRefusal();
     else this._renewWith(token);
+    for (const conversation of this._conversations) conversation.tokenChanged();
   }
 
   dispose(): void {
@@ -249,6 +259,29 @@ export class Session implements ChatSession {
     }
     this._token = token;
     this._renewWith(token, true);
+    for (const conversation of this._conversations) conversation.tokenChanged();
+  }
+
+  /** What the view shows for a refused session: `params.reason` tells the two forbiddens and the two unauthorizeds apart. */
+  private _fatalError(code: string): ChatError {
+    if (code === ErrorCode.forbidden) return { code, params: { reason: 'origin' } };
+    const exp = tokenClaims(this._token).exp;
+    const expired = exp !== undefined && exp * 1000 <= this._clock.now();
+    return { code, params: { reason: expired ? 'expired' : 'invalid' } };
+  }
+
+  /** The only place the session's refusal changes; every view shows it. */
+  private _setFatal(error: ChatError | null): void {
+    if (this._fatal === error) return;
+    this._fatal = error;
+    for (const conversation of this._conversations) conversation.sessionRefused(error);
+  }
+
+  /** The relay refused the last token for good (its connection is closed): a new one connects again. */
+  private _reconnectAfterRefusal(): void {
+    this._setFatal(null);
+    this._connection?.stop();
+    this._lead(this._channel);
   }
 
   /** A second `hello` on the open connection replaces its token (same user only); `welcome` answers with the new `expires`. */
@@ -298,8 +331,11 @@ export class Session implements ChatSession {
           this._gate?.received(frame);
         },
         onFatal: (code) => {
-          this._emit({ type: 'error', code });
-          for (const conversation of this._conversations) conversation.sessionError(code);
+          const error = this._fatalError(code);
+          this._setFatal(error);
+          this._emit({ type: 'error', ...error });
+          for (const conversation of this._conversations) conversation.sessionError(error.code, error.params);
+          this._announce();
         },
       },
     });
@@ -338,6 +374,7 @@ export class Session implements ChatSession {
       this._setState('reconnecting', null);
     } else if (message.k === 'state') {
       this._url = message.url;
+      this._setFatal(message.fatal ?? null);
       this._setState(message.state, message.welcome);
       if (message.state === 'open' && message.welcome) this._welcomed(message.welcome);
     } else if (message.k === 'frame') {
@@ -363,7 +400,7 @@ export class Session implements ChatSession {
 
   /** The leader tells the other tabs where its connection stands. */
   private _announce(): void {
-    if (this._role === 'leader') this._post({ k: 'state', state: this._state, welcome: this._welcome, url: this._url });
+    if (this._role === 'leader') this._post({ k: 'state', state: this._state, welcome: this._welcome, url: this._url, fatal: this._fatal });
   }
 
   private _post(message: TabMessage): void {
@@ -441,6 +478,12 @@ export class Session implements ChatSession {
 
   private readonly _keys = new WeakMap<Conversation, string>();
 
+  /** Whether the current token's `role` claim names a moderator (read once per token). */
+  private get _moderator(): boolean {
+    if (this._claims.token !== this._token) this._claims = { token: this._token, moderator: tokenClaims(this._token).role === 'moderator' };
+    return this._claims.moderator;
+  }
+
   private _ref(key: string): string {
     return `${this._tabPrefix}.${key}.${++this._nextRef}`;
   }
@@ -465,6 +508,9 @@ export class Session implements ChatSession {
       ref: () => this._ref(key),
       httpBase: () => httpBaseOf(this._url),
       authHeaders: (): Record<string, string> => (this._token ? { Authorization: `Bearer ${this._token}` } : { 'X-Chat-User': this._o.user ?? '' }),
+      get moderator() {
+        return session._moderator;
+      },
       changed: () => this._invalidate(),
       release: (conversation, joined) => {
         this._conversations.delete(conversation);

@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import type { Member } from '../../protocol/index.js';
 import { deriveStatus } from './status.js';
 
-const member = (id: string, delivered: number, read: number, name = id.toUpperCase()): Member => ({ id, name, delivered, read });
+const member = (id: string, delivered: number, read: number, name = id.toUpperCase(), since?: number): Member => ({
+  id,
+  name,
+  delivered,
+  read,
+  ...(since !== undefined ? { since } : {}),
+});
 const me = member('me', 0, 0);
 
 test('status - not acked is sending; rejected is failed', () => {
@@ -44,4 +50,21 @@ test('status - a read cursor implies delivery even if delivered lags behind', ()
   assert.equal(deriveStatus({ seq: 4 }, 'me', [me, member('bob', 1, 4)]).status, 'read');
   assert.equal(deriveStatus({ seq: 4 }, 'me', [me, member('bob', 1, 4), member('carol', 0, 4)]).status, 'read');
   assert.equal(deriveStatus({ seq: 4 }, 'me', [me, member('bob', 1, 4), member('carol', 4, 0)]).status, 'delivered');
+});
+
+test('status - only members who joined before the message count: a later member never turns read back to sent', () => {
+  const before = [me, member('bob', 5, 5, 'Bob', 0)];
+  assert.equal(deriveStatus({ seq: 5 }, 'me', before).status, 'read');
+  // Carol joins when the head is 7: messages up to 7 do not wait for her.
+  const after = [...before, member('carol', 0, 0, 'Carol', 7)];
+  assert.deepEqual(deriveStatus({ seq: 5 }, 'me', after), { status: 'read', readBy: ['Bob'] });
+  assert.equal(deriveStatus({ seq: 7 }, 'me', after).status, 'sent', 'bob has not got 7');
+  // A message after she joined waits for her too.
+  const caughtUp = [me, member('bob', 9, 9, 'Bob', 0), member('carol', 8, 0, 'Carol', 7)];
+  assert.equal(deriveStatus({ seq: 8 }, 'me', caughtUp).status, 'delivered');
+  assert.equal(deriveStatus({ seq: 9 }, 'me', caughtUp).status, 'sent');
+});
+
+test('status - with only later members an acked message stays sent', () => {
+  assert.equal(deriveStatus({ seq: 3 }, 'me', [me, member('bob', 9, 9, 'Bob', 3)]).status, 'sent');
 });

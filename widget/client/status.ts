@@ -1,7 +1,10 @@
 /**
  * Status of the user's own messages, derived from the other members' receipt cursors
  * (as with Matrix's `m.read`): a message is delivered/read once EVERY other member's
- * cursor has passed it. Pure, so the rules are tested without sockets.
+ * cursor has passed it. Only members who had joined before the message was stored count
+ * (`since` < its seq; no `since`: a member from before v1.1, counted as since 0): a member
+ * who joins later never turns an old message back from `read` to `sent`. Pure, so the rules
+ * are tested without sockets.
  */
 import type { Member } from '../../protocol/index.js';
 import type { MessageStatus } from './types.js';
@@ -19,28 +22,35 @@ export interface DerivedStatus {
   readBy: string[];
 }
 
-/** Receipt cursors of everyone but the user, computed once per snapshot rather than once per message. */
+/** Receipt cursors of everyone but the user, gathered once per snapshot rather than once per message. */
 export class ReceiptView {
+  /** The other members, by `since` ascending: those who count for a message are a prefix. */
   private readonly _others: readonly Member[];
-  private readonly _minDelivered: number;
-  private readonly _minRead: number;
 
   constructor(selfId: string | null, members: Iterable<Member>) {
-    this._others = [...members].filter((m) => m.id !== selfId);
-    // Reading implies having received it, even if a client only ever sent `read`.
-    this._minDelivered = Math.min(...this._others.map((m) => Math.max(m.delivered, m.read)));
-    this._minRead = Math.min(...this._others.map((m) => m.read));
+    this._others = [...members].filter((m) => m.id !== selfId).sort((a, b) => (a.since ?? 0) - (b.since ?? 0));
   }
 
   statusOf(message: OwnMessageState): DerivedStatus {
     if (message.failed) return { status: 'failed', readBy: [] };
     const seq = message.seq;
     if (seq === undefined) return { status: 'sending', readBy: [] };
-    const readBy = this._others.filter((m) => m.read >= seq).map((m) => m.name || m.id);
-    // Nobody else to deliver to: an acked message stays `sent` (Math.min() of nothing is Infinity).
-    if (this._others.length === 0) return { status: 'sent', readBy };
-    if (seq <= this._minRead) return { status: 'read', readBy };
-    if (seq <= this._minDelivered) return { status: 'delivered', readBy };
+    const readBy: string[] = [];
+    let counted = 0;
+    let allRead = true;
+    let allDelivered = true;
+    for (const member of this._others) {
+      if (member.read >= seq) readBy.push(member.name || member.id);
+      if ((member.since ?? 0) >= seq) continue;
+      counted++;
+      if (member.read < seq) allRead = false;
+      // Reading implies having received it, even if a client only ever sent `read`.
+      if (Math.max(member.delivered, member.read) < seq) allDelivered = false;
+    }
+    // Nobody else to deliver to (yet): an acked message stays `sent`.
+    if (counted === 0) return { status: 'sent', readBy };
+    if (allRead) return { status: 'read', readBy };
+    if (allDelivered) return { status: 'delivered', readBy };
     return { status: 'sent', readBy };
   }
 }

@@ -40,7 +40,90 @@ function apply(timeline: Timeline<Msg, string>, event: Event): void {
   else timeline.ack(`own${event.seq}`, `own${event.seq}`, event.seq, event.seq);
 }
 
+/** A log of events with messages and updates (edits of earlier messages) sharing the seq. */
+interface LogMsg extends Msg {
+  type: 'msg';
+  text: string;
+  rev?: number;
+}
+interface LogUpdate {
+  type: 'update';
+  seq: number;
+  id: string;
+  text: string;
+}
+type LogItem = LogMsg | LogUpdate;
+
+const applyEdit = (message: LogMsg, update: LogUpdate): LogMsg | null =>
+  update.seq <= (message.rev ?? 0) ? null : { ...message, text: update.text, rev: update.seq };
+
+/** Events 1..n: each an update of an earlier message (when `kinds` says so and there is one) or a new message. */
+const logScenario = fc.integer({ min: 1, max: 50 }).chain((n) =>
+  fc.record({
+    kinds: fc.array(fc.tuple(fc.boolean(), fc.nat()), { minLength: n, maxLength: n }),
+    early: fc.array(fc.integer({ min: 1, max: n }), { maxLength: 3 * n }),
+    rest: fc.shuffledSubarray(range(1, n), { minLength: n, maxLength: n }),
+  }),
+);
+
+function makeLog(kinds: Array<[boolean, number]>): LogItem[] {
+  const log: LogItem[] = [];
+  const ids: string[] = [];
+  kinds.forEach(([isUpdate, pick], i) => {
+    const seq = i + 1;
+    if (isUpdate && ids.length > 0) log.push({ type: 'update', seq, id: ids[pick % ids.length]!, text: `edit ${seq}` });
+    else {
+      ids.push(`m${seq}`);
+      log.push({ type: 'msg', seq, id: `m${seq}`, from: { id: 'bob' }, text: `text ${seq}` });
+    }
+  });
+  return log;
+}
+
+/** The messages of the log up to `last`, each in the state the events up to `last` give it. */
+function stateAt(log: LogItem[], last: number): Array<{ id: string; text: string }> {
+  const messages = new Map<string, string>();
+  // A message's text is its own, then each edit's in turn (updates only name earlier messages).
+  for (const event of log.slice(0, last)) messages.set(event.id, event.text);
+  return [...messages].map(([id, text]) => ({ id, text }));
+}
+
 describe('timeline', () => {
+  test('timeline - messages and updates in any order, with duplicates and replays: every update applied once, in seq order', () => {
+    fc.assert(
+      fc.property(logScenario, ({ kinds, early, rest }) => {
+        const log = makeLog(kinds);
+        const timeline = new Timeline<LogMsg, string, LogUpdate>(applyEdit);
+        for (const seq of [...early, ...rest, ...early]) {
+          timeline.push([log[seq - 1]!]);
+          // Whatever is shown is the log applied up to `last`, never a later state and never a hole.
+          assert.deepEqual(timeline.items.map((m) => ({ id: m.id, text: m.text })), stateAt(log, timeline.last));
+        }
+        assert.equal(timeline.last, log.length);
+        // A replay of the whole log (join after 0) changes nothing.
+        const version = timeline.version;
+        timeline.push(log);
+        assert.equal(timeline.version, version);
+      }),
+    );
+  });
+
+  test('timeline - an update for a message not held is skipped; an older page may skip update seqs; a stale page is ignored', () => {
+    const timeline = new Timeline<LogMsg, string, LogUpdate>(applyEdit);
+    timeline.reset(10);
+    timeline.push([{ type: 'update', seq: 11, id: 'm3', text: 'not held' }, { type: 'msg', seq: 12, id: 'm12', from: { id: 'bob' }, text: 'a' }]);
+    assert.deepEqual(timeline.items.map((m) => m.id), ['m12']);
+    assert.equal(timeline.last, 12);
+    // `history before 11`: messages only, 7 was an update.
+    const page: LogMsg[] = [6, 8, 9, 10].map((seq) => ({ type: 'msg', seq, id: `m${seq}`, from: { id: 'bob' }, text: 't' }));
+    assert.deepEqual(timeline.prepend(page, 99), [], 'asked for another base');
+    assert.deepEqual(timeline.prepend(page, 11).map((m) => m.seq), [6, 8, 9, 10]);
+    assert.equal(timeline.base, 5);
+    assert.deepEqual(timeline.prepend([1, 3].map((seq): LogMsg => ({ type: 'msg', seq, id: `m${seq}`, from: { id: 'bob' }, text: 't' })), 6, false).length, 2);
+    assert.equal(timeline.base, 0, 'nothing older');
+    assert.deepEqual(timeline.items.map((m) => m.seq), [1, 3, 6, 8, 9, 10, 12]);
+  });
+
   test('timeline - whatever arrives, the run is gap-free ascending and nothing is shown twice', () => {
     fc.assert(
       fc.property(scenario, ({ events }) => {
@@ -98,7 +181,7 @@ describe('timeline', () => {
           timeline.push(range(base + 1, base + live).map(msg));
           for (const size of pages) {
             const before = timeline.base + 1;
-            timeline.prepend(range(Math.max(1, before - size), before - 1).map(msg));
+            timeline.prepend(range(Math.max(1, before - size), before - 1).map(msg), before);
           }
           const expectedBase = Math.max(0, base - pages.reduce((sum, size) => sum + size, 0));
           assert.equal(timeline.base, expectedBase);

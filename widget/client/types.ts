@@ -7,10 +7,38 @@
  * This file is the contract between widget/client/ and the view in widget/: change it
  * only together with both sides.
  */
-import type { FileRef, Member, User } from '../../protocol/index.js';
+import type { FileRef, Member, QuotedMessage, User } from '../../protocol/index.js';
 import type { ChatError, ErrorParams } from './errors.js';
 
-export type { ChatError, ErrorParams, FileRef, Member, User };
+export type { ChatError, ErrorParams, FileRef, Member, QuotedMessage, User };
+
+/** The kinds of change to a message (protocol v1.1). */
+export type ChangeKind = 'edit' | 'delete' | 'react';
+
+/** An emoji reaction on a message: who reacted with it, in the order they did. */
+export interface Reaction {
+  emoji: string;
+  /** User ids, in the order they reacted. */
+  users: readonly string[];
+  /** The user is among them. */
+  mine: boolean;
+  /** The user's own change to this reaction is not confirmed by the relay yet. */
+  pending?: true;
+}
+
+/** Why the relay refused the user's last change to a message (it was rolled back). */
+export interface ChangeError extends ChatError {
+  readonly change: ChangeKind;
+}
+
+export interface SendOptions {
+  file?: FileRef;
+  /** The id of the message this one answers (quoted above it). */
+  reply?: string;
+}
+
+/** How a moderator's ban ended: done, or refused (`forbidden`: not a moderator) or unanswered (`no_answer`). */
+export type BanResult = { ok: true } | { ok: false; error: ChatError };
 
 /** One state machine: `connecting → open → closed → reconnecting → connecting …`; `offline` while the browser says so. */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'closed';
@@ -34,6 +62,20 @@ export interface ChatMessage {
   readBy?: string[];
   /** Why a `failed` message failed: a code and its parameters (the view words it). */
   error?: ChatError;
+  /** When the text was last edited (ms). */
+  edited?: number;
+  /** The message was deleted: `text` and `file` are gone (show a tombstone). */
+  deleted?: true;
+  /** Emoji reactions in the order they were first given; absent when none. */
+  reactions?: readonly Reaction[];
+  /** The message this one answers, as quoted (its current state when this device holds it). */
+  reply?: QuotedMessage;
+  /** The id of the message this one answers (set even while the quote itself is not known). */
+  replyTo?: string;
+  /** The user's own changes to this message that show already but the relay has not confirmed yet. */
+  pending?: readonly ChangeKind[];
+  /** The relay refused the user's last change to this message; the change was rolled back. */
+  changeError?: ChangeError;
 }
 
 export interface UploadState {
@@ -69,6 +111,26 @@ export interface ChatSnapshot {
   uploads: readonly UploadState[];
   /** The relay's limits from `welcome` (defaults until then). */
   limits: { maxTextChars: number; maxUploadBytes: number };
+  /**
+   * Why this conversation cannot work until something changes, or null. Nothing is retried
+   * meanwhile (the outbox keeps its entries). `params.reason` says what is refused:
+   * - `conversation`: the join was refused (`forbidden`: the token does not allow it or the user
+   *   is banned; `too_many`, `bad_frame`, …); asked once more when the token changes;
+   * - `removed`: removed after joining (`forbidden`: banned, or a renewed token no longer allows it);
+   *   asked once more when the token changes;
+   * - `origin` (`forbidden`): the relay does not allow this page's origin;
+   * - `expired` / `invalid` (`unauthorized`): the relay refused the token (expired, or not valid);
+   *   a new token (`setToken`, the `token` attribute) connects again;
+   * - `bad_config` with `reason: 'conversation'`: the conversation id is not a valid id (1-128 of A-Z a-z 0-9 _ : -).
+   */
+  refusal: ChatError | null;
+  /** Messages from others after the user's read cursor (as the session's `unread[conversation]`). */
+  unread: number;
+  /**
+   * The token names a moderator (its `role` claim is `moderator`): deleting others' messages and
+   * `ban` are offered. The relay checks for itself; this only shapes the view.
+   */
+  moderator: boolean;
 }
 
 export interface ChatSessionOptions {
@@ -83,7 +145,7 @@ export interface ChatSessionOptions {
   getToken?: () => Promise<string>;
   user?: string;
   name?: string;
-  /** Storage for the outbox and the history cache; localforage (IndexedDB) by default. Tests may pass an in-memory one. */
+  /** Storage for the outbox and the history cache; IndexedDB by default. Tests may pass an in-memory one. */
   storage?: KeyValueStorage;
   /** Injected for tests; default: globalThis.WebSocket. */
   WebSocket?: typeof WebSocket;
@@ -124,7 +186,7 @@ export interface ChatSession {
   dispose(): void;
 }
 
-/** The subset of localforage the core uses. */
+/** The key-value storage the core uses (localforage's shape; the default is a small IndexedDB store). */
 export interface KeyValueStorage {
   getItem<T>(key: string): Promise<T | null>;
   setItem<T>(key: string, value: T): Promise<T>;
@@ -154,7 +216,8 @@ export interface ChatClient {
   dispose(): void;
 
   /** Optimistic send: the returned message is in the snapshot at once with status `sending`. */
-  send(text: string, file?: FileRef): ChatMessage;
+  send(text: string, file?: FileRef, options?: SendOptions): ChatMessage;
+  send(text: string, options: SendOptions): ChatMessage;
   /** Resends a `failed` own message with the same id. */
   retry(messageId: string): void;
   /** Drops a `failed` own message from the outbox. */
@@ -171,12 +234,27 @@ export interface ChatClient {
   /** The user has seen everything up to `seq` (on screen, page visible): `read` receipt, debounced. */
   markRead(seq: number): void;
 
-  /** Uploads a file (XHR, with progress) and, when done, sends it as a message with optional text. */
-  upload(file: Blob & { name?: string }, text?: string): UploadState;
+  /** Uploads a file (XHR, with progress) and, when done, sends it as a message with optional text (answering `options.reply`). */
+  upload(file: Blob & { name?: string }, text?: string, options?: { reply?: string }): UploadState;
   cancelUpload(uploadId: string): void;
   retryUpload(uploadId: string): void;
   dismissUpload(uploadId: string): void;
 
   /** Absolute URL of a file from a message (file URLs are relative to the relay's HTTP origin). */
   fileUrl(file: FileRef): string;
+
+  /**
+   * Changes the text of an own message. Optimistic: the snapshot shows it at once (`pending`
+   * holds `edit` until the relay confirms); queued in the outbox (persisted, resent until
+   * acked, after the message itself is acked). A refusal rolls it back and sets `changeError`.
+   */
+  edit(messageId: string, text: string): void;
+  /** Deletes a message (own; a moderator: any). Optimistic and queued like `edit`. */
+  delete(messageId: string): void;
+  /** Puts (`on`) or takes back an emoji reaction. Optimistic and queued like `edit`. */
+  react(messageId: string, emoji: string, on: boolean): void;
+  /** Clears `changeError` of a message. */
+  dismissChangeError(messageId: string): void;
+  /** Moderators: bans `userId` from the conversation, until `until` (ms) or for good. Not queued: needs the connection. */
+  ban(userId: string, until?: number): Promise<BanResult>;
 }

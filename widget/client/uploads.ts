@@ -38,7 +38,8 @@ export interface UploadsOptions {
   maxBytes: () => number;
   makeId: () => string;
   onChange: () => void;
-  onDone: (file: FileRef, text: string | undefined) => void;
+  /** `reply`: the id of the message the upload's message answers. */
+  onDone: (file: FileRef, text: string | undefined, reply: string | undefined) => void;
   /** An upload failed: the error with the file's `name` among its parameters. */
   onError: (error: ChatError) => void;
 }
@@ -47,6 +48,7 @@ interface Job {
   state: UploadState;
   file: UploadFile;
   text: string | undefined;
+  reply: string | undefined;
   xhr: XhrLike | null;
 }
 
@@ -63,11 +65,12 @@ export class Uploads {
     return this._jobs.map((j) => j.state);
   }
 
-  start(file: UploadFile, text?: string): UploadState {
+  start(file: UploadFile, text?: string, reply?: string): UploadState {
     const job: Job = {
       state: { id: this._o.makeId(), name: file.name || 'file', size: file.size, loaded: 0, state: 'uploading' },
       file,
       text: text?.trim() ? text : undefined,
+      reply,
       xhr: null,
     };
     this._jobs.push(job);
@@ -146,7 +149,7 @@ export class Uploads {
         const parsed = v.safeParse(FileRef, body);
         if (!parsed.success) return this._fail(job, ClientErrorCode.uploadRefused, { status: xhr.status });
         this._set(job, { state: 'done', loaded: job.state.size });
-        this._o.onDone(parsed.output, job.text);
+        this._o.onDone(parsed.output, job.text, job.reply);
         return;
       }
       case 413:
