@@ -114,9 +114,12 @@ describe('api and webhooks - two relays, PostgreSQL and NATS', () => {
       assert.deepEqual(seqs, [...seqs].sort((p, q) => p - q), conv);
     }
     // Eight deliveries were held, four per relay (WEBHOOK_CONCURRENCY): the dead relay's four
-    // were never acknowledged and had to come again; nothing else may repeat, except a held one
-    // of the survivor that timed out before the release.
+    // were never acknowledged and had to come again. Beyond those, only a first-phase event
+    // whose held request timed out (5 s, on a busy machine) may come once more; the events
+    // posted after the kill never repeat.
     const repeats = receiver.arrivals.filter((x) => x.event.conv.startsWith('kill-conv-')).length - unique.length;
-    assert.ok(repeats >= 4 && repeats <= 8, `${repeats} repeated arrivals`);
+    assert.ok(repeats >= 4 && repeats <= 12, `${repeats} repeated arrivals`);
+    const later = receiver.arrivals.filter((x) => x.event.type === 'message.created' && !/^kill-\d+$/.test((x.event.data as { id: string }).id) && x.event.conv.startsWith('kill-conv-'));
+    assert.equal(later.length, new Set(later.map((x) => x.event.id)).size, 'events posted after the kill arrive once');
   });
 });
