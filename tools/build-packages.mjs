@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compiled = join(root, '.tmp/packages-build');
 
-/** package dir → [from (relative to the compiled tree or the root), to (relative to the package)] */
+/** package dir → [from (relative to the compiled tree or the root), to (relative to the package), options?] */
+/** @type {Record<string, Array<[string, string, { optional?: boolean }?]>>} */
 const LAYOUT = {
   protocol: [['@compiled/protocol', 'dist/protocol']],
   client: [
@@ -30,12 +31,15 @@ const LAYOUT = {
     ['@compiled/widget', 'dist/widget'],
     ['dist/chat-room.js', 'bundle/chat-room.js'],
     ['dist/chat-room.js.map', 'bundle/chat-room.js.map'],
+    // The chunks the entry loads lazily (launcher, languages), next to it so relative imports resolve.
+    ['dist/chat-room', 'bundle/chat-room', { optional: true }],
     ['custom-elements.json', 'custom-elements.json'],
   ],
   relay: [
     ['@compiled/protocol', 'build/protocol'],
     ['@compiled/relay', 'build/relay'],
     ['dist/chat-room.js', 'dist/chat-room.js'],
+    ['dist/chat-room', 'dist/chat-room', { optional: true }],
     ['demo', 'demo'],
   ],
 };
@@ -50,8 +54,9 @@ function build() {
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     if (manifest.version !== version) throw new Error(`packages/${name}/package.json is at ${manifest.version}, the repository at ${version}`);
     for (const generated of ['dist', 'build', 'bundle', 'demo', 'custom-elements.json']) rmSync(join(dir, generated), { recursive: true, force: true });
-    for (const [from, to] of entries) {
+    for (const [from, to, options] of entries) {
       const source = from.startsWith('@compiled/') ? join(compiled, from.slice('@compiled/'.length)) : join(root, from);
+      if (options?.optional && !existsSync(source)) continue;
       // Tests and their helpers are not compiled; widget/client/ is part of the element package's widget/ copy.
       cpSync(source, join(dir, to), { recursive: true });
     }

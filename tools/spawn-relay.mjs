@@ -236,6 +236,11 @@ async function startManaged(options, ownsDir, port) {
         ALLOWED_ORIGINS: undefined,
         NATS_URL: undefined,
         DATABASE_URL: undefined,
+        // Host-integration settings of the shell running the tests must not leak into test relays.
+        CHAT_API_KEY: undefined,
+        WEBHOOK_URL: undefined,
+        WEBHOOK_SECRET: undefined,
+        METRICS_TOKEN: undefined,
         ...options.env,
       },
     });
