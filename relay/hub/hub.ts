@@ -789,8 +789,11 @@ export class Hub {
   }
 
   private _publishLog(conv: string, seq: number, event: BusEvent): void {
-    this._committedAt.set(`${conv}\u0000${seq}`, performance.now());
-    if (this._committedAt.size > MAX_COMMITS_TIMED) this._committedAt.delete(this._committedAt.keys().next().value!);
+    // Timed only where it will fan out here (a server API post to a conversation nobody here follows is not).
+    if (this._conversations.sessions(conv).size > 0) {
+      this._committedAt.set(`${conv}\u0000${seq}`, performance.now());
+      if (this._committedAt.size > MAX_COMMITS_TIMED) this._committedAt.delete(this._committedAt.keys().next().value!);
+    }
     this._bus.publish(conv, event);
   }
 
