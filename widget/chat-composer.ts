@@ -7,11 +7,7 @@ import { quoteStyles, renderReplyPreview } from './chat-reply-preview.js';
 import { LocaleController } from './i18n/index.js';
 import { buttons, srOnly } from './styles.js';
 import type { ChatRoomReplyDetail } from './chat-message.js';
-import type { ChatMessage, FileRef } from './client/types.js';
-
-/** `send` and `upload` with the v1.1 options, until the client core's types say it. */
-type SendWithReply = (text: string, file?: FileRef, options?: { reply?: string }) => ChatMessage;
-type UploadWithReply = (file: Blob & { name?: string }, text?: string, options?: { reply?: string }) => unknown;
+import type { ChatMessage } from './client/types.js';
 
 /** The counter appears once the text is this close to the relay's limit. */
 const COUNTER_FROM = 0.9;
@@ -285,7 +281,7 @@ export class ChatComposer extends LitElement {
     const max = this._snap.snapshot?.limits.maxTextChars ?? 4000;
     if (!client || this.disabled || !text || codePoints(text) > max) return;
     const reply = this._replyTo?.id;
-    if (reply !== undefined) (client.send as SendWithReply).call(client, text, undefined, { reply });
+    if (reply !== undefined) client.send(text, { reply });
     else client.send(text);
     client.stoppedTyping();
     this._text = '';
@@ -321,7 +317,7 @@ export class ChatComposer extends LitElement {
     // Files attached while answering a message answer it too (each of them), and end the reply.
     const reply = this._replyTo?.id;
     for (const file of Array.from(files)) {
-      if (reply !== undefined) (client.upload as UploadWithReply).call(client, file, undefined, { reply });
+      if (reply !== undefined) client.upload(file, undefined, { reply });
       else client.upload(file);
     }
     if (reply !== undefined && files.length > 0) this._replyTo = null;

@@ -12,37 +12,15 @@ import {
   renderMenuButton,
   type MessageAction,
 } from './chat-message-actions.js';
-import { reactionChips, reactionStyles, renderPicker, renderReactions, type Reaction } from './chat-reactions.js';
-import { quoteStyles, renderQuote, type Quotable } from './chat-reply-preview.js';
+import { reactionChips, reactionStyles, renderPicker, renderReactions } from './chat-reactions.js';
+import { quoteStyles, renderQuote } from './chat-reply-preview.js';
 import { fullDateTime, humanSize, statusText, timeLabel } from './format.js';
 import { en, LocaleController, type StringKey } from './i18n/index.js';
 import { clockIcon, paperclipIcon } from './icons.js';
 import { buttons, srOnly } from './styles.js';
-import type { ChatClient, ChatError, ChatMessage, FileRef, Member } from './client/types.js';
+import type { ChangeError, ChatMessage, FileRef, Member } from './client/types.js';
 
 const TICKS: Record<string, unknown> = { sending: clockIcon, sent: '✓', delivered: '✓✓', read: '✓✓', failed: '!' };
-
-type Change = 'edit' | 'delete' | 'react';
-
-/** What a message carries beyond v1 (protocol v1.1), as widget/client documents it, until its types say it. */
-type ViewMessage = ChatMessage & {
-  edited?: number;
-  deleted?: true;
-  reactions?: readonly Reaction[];
-  reply?: Quotable;
-  /** Own changes shown but not yet confirmed by the relay. */
-  pending?: readonly Change[];
-  /** The relay refused a change (rolled back): why, and which. */
-  changeError?: ChatError & { change: Change };
-};
-
-/** The v1.1 calls of the client core (optional until it has them). */
-type Changes = Partial<{
-  edit(id: string, text: string): void;
-  delete(id: string): void;
-  react(id: string, emoji: string, on: boolean): void;
-  dismissChangeError(id: string): void;
-}>;
 
 /** The words for a refused change, by change. */
 const CHANGE_FAILED = { edit: 'message.editFailed', delete: 'message.deleteFailed', react: 'message.reactFailed' } as const;
@@ -289,7 +267,7 @@ export class ChatMessageElement extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     // Deleted (here or by someone else) while the menu or the editor was open: nothing is left to act on.
-    if (changed.has('message') && (this.message as ViewMessage | undefined)?.deleted) {
+    if (changed.has('message') && this.message?.deleted) {
       this._open = null;
       this._draft = null;
     }
@@ -303,7 +281,7 @@ export class ChatMessageElement extends LitElement {
   }
 
   override render() {
-    const m = this.message as ViewMessage | undefined;
+    const m = this.message;
     if (!m) return nothing;
     const classes = `row ${m.own ? 'own' : 'other'}${m.status === 'failed' ? ' failed' : ''}${this._flash ? ' flash' : ''}`;
     const snap = this._client.value?.snapshot;
@@ -339,7 +317,7 @@ export class ChatMessageElement extends LitElement {
     `;
   }
 
-  private _renderContent(m: ViewMessage): TemplateResult {
+  private _renderContent(m: ChatMessage): TemplateResult {
     return html`${m.reply ? renderQuote(m.reply, this._l.locale, this._show) : nothing}
     ${m.file ? this._renderFile(m.file) : nothing}
     ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text" dir="auto">${m.text}</div>` : nothing}`;
@@ -386,7 +364,7 @@ export class ChatMessageElement extends LitElement {
   }
 
   /** A change the relay refused (already rolled back): what and why, until dismissed or the next change. */
-  private _renderChangeError(m: ViewMessage, error: ChatError & { change: Change }): TemplateResult {
+  private _renderChangeError(m: ChatMessage, error: ChangeError): TemplateResult {
     const locale = this._l.locale;
     const reason = locale.error(error);
     const key = CHANGE_FAILED[error.change] as string;
@@ -395,7 +373,7 @@ export class ChatMessageElement extends LitElement {
     const dismiss = 'message.dismiss' in en ? locale.t('message.dismiss' as StringKey) : locale.t('upload.dismiss');
     return html`<div class="actions" role="status">
       <span class="error">${words}</span>
-      <button type="button" @click=${() => this._changes?.dismissChangeError?.(m.id)}>${dismiss}</button>
+      <button type="button" @click=${() => this._client.value?.dismissChangeError(m.id)}>${dismiss}</button>
     </div>`;
   }
 
@@ -421,17 +399,12 @@ export class ChatMessageElement extends LitElement {
     </div>`;
   }
 
-  private get _changes(): (ChatClient & Changes) | undefined {
-    return this._client.value as (ChatClient & Changes) | undefined;
-  }
-
   /** Read when rendering: the moderator flag may arrive (welcome) after the message was drawn, and opening the menu renders again. */
-  private _actions(m: ViewMessage): MessageAction[] {
-    const snap = this._client.value?.snapshot as { moderator?: boolean } | undefined;
-    return availableActions(m, snap?.moderator === true);
+  private _actions(m: ChatMessage): MessageAction[] {
+    return availableActions(m, this._client.value?.snapshot.moderator === true);
   }
 
-  private _mine(m: ViewMessage): Set<string> {
+  private _mine(m: ChatMessage): Set<string> {
     return new Set(m.reactions?.filter((r) => r.mine).map((r) => r.emoji));
   }
 
@@ -490,7 +463,7 @@ export class ChatMessageElement extends LitElement {
   };
 
   private readonly _onAction = (action: MessageAction): void => {
-    const m = this.message as ViewMessage | undefined;
+    const m = this.message;
     if (!m) return;
     switch (action) {
       case 'reply':
@@ -511,7 +484,7 @@ export class ChatMessageElement extends LitElement {
         break;
       case 'delete':
         this._open = null;
-        this._changes?.delete?.(m.id);
+        this._client.value?.delete(m.id);
         // The menu button goes with the message's content: keep focus on the message.
         void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('.bubble')?.focus());
         break;
@@ -522,7 +495,7 @@ export class ChatMessageElement extends LitElement {
     const m = this.message;
     if (!m) return;
     const fromPicker = this._open === 'picker';
-    this._changes?.react?.(m.id, emoji, on);
+    this._client.value?.react(m.id, emoji, on);
     if (fromPicker) this._close(true);
   };
 
@@ -547,7 +520,7 @@ export class ChatMessageElement extends LitElement {
     const text = (this._draft ?? '').trim();
     const max = this._client.value?.snapshot.limits.maxTextChars ?? 4000;
     if (!m || !text || text.length > max) return;
-    if (text !== m.text) this._changes?.edit?.(m.id, text);
+    if (text !== m.text) this._client.value?.edit(m.id, text);
     this._cancelEdit();
   };
 

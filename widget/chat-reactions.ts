@@ -1,5 +1,6 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
 import { repeat } from 'lit/directives/repeat.js';
+import type { Reaction } from './client/types.js';
 import type { Locale } from './i18n/index.js';
 
 /**
@@ -9,15 +10,6 @@ import type { Locale } from './i18n/index.js';
 
 /** The picker's emoji: common ones every system font has. */
 export const QUICK_EMOJI: readonly string[] = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
-
-/** One emoji on a message, as the client core gives it: who reacted (ids, in order) and whether the user did. */
-export interface Reaction {
-  emoji: string;
-  users: readonly string[];
-  mine: boolean;
-  /** The user's own change to it is not confirmed by the relay yet (when the core says so per emoji). */
-  pending?: boolean;
-}
 
 export interface ReactionChip {
   emoji: string;
@@ -33,7 +25,7 @@ export interface ReactionChip {
  * the user's, which marks the user's chips when the core does not say which emoji it is.
  */
 export function reactionChips(
-  reactions: readonly Reaction[] | undefined,
+  reactions: readonly (Reaction & { pending?: boolean })[] | undefined,
   self: string | undefined,
   nameOf: (user: string) => string,
   minePending: boolean,
