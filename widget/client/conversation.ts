@@ -103,7 +103,7 @@ export interface SessionPort {
   ref(): string;
   httpBase(): string;
   authHeaders(): Record<string, string>;
-  /** The token names a moderator (its `role` claim; the relay decides, this only shapes the view). */
+  /** The user is a moderator (`welcome.role`, or the token's `role` claim before it; the relay decides, this only shapes the view). */
   readonly moderator: boolean;
   /** The conversation's snapshot changed (the session recounts unread messages). */
   changed(): void;
@@ -170,6 +170,8 @@ export class Conversation implements ChatClient {
   private _refusal: ChatError | null = null;
   /** Set while the whole session is refused (credentials, origin): no conversation can work. */
   private _sessionRefusal: ChatError | null = null;
+  /** A new token came after a refusal: join once more at the next `welcome`. */
+  private _reopen = false;
 
   private _self: User | null = null;
   private _limits = DEFAULT_LIMITS;
@@ -349,12 +351,16 @@ export class Conversation implements ChatClient {
     this._invalidate();
   }
 
-  /** The user has a new token: a conversation refused to them is asked once more (a ban still refuses). */
+  /**
+   * The user has a new token: a conversation refused to them is asked once more (a ban still
+   * refuses), once the relay has taken the token (its `welcome`): a join before it would be
+   * judged by the old one.
+   */
   tokenChanged(): void {
     if (this._disposed || !this._refusal || this._refusal.code === ClientErrorCode.badConfig) return;
     this._refusal = null;
+    this._reopen = true;
     this._invalidate();
-    if (this._loaded) this._joiner.reopen();
   }
 
   /** Messages from others after the user's read cursor (counted in what this device holds). */
@@ -561,6 +567,10 @@ export class Conversation implements ChatClient {
   welcomed(frame: WelcomeFrame): void {
     if (this._disposed || !this._loaded) return;
     this._self = frame.user;
+    if (this._reopen) {
+      this._reopen = false;
+      this._joiner.reopen();
+    }
     if (this._joiner.phase !== JoinPhase.idle) {
       // A renewed token on the same connection: nothing to join again (or a retry is already due, or refused for good).
       this._invalidate();

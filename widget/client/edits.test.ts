@@ -275,7 +275,16 @@ describe('edits', () => {
   test('edits - ban: a moderator’s ban is acked; a refused one answers with the code', async () => {
     const header = btoa(JSON.stringify({ alg: 'HS256' }));
     const body = btoa(JSON.stringify({ sub: 'alice', role: 'moderator' })).replace(/=+$/, '');
-    const { client, socket } = await ready(0, { token: `${header}.${body}.sig` });
+    const { client } = await setup({ token: `${header}.${body}.sig` });
+    assert.equal(client.snapshot.moderator, true, 'the token’s role claim, before the relay says');
+    const socket = FakeSocket.last;
+    socket.open();
+    socket.receive({ type: 'welcome', v: 1, user: { id: 'alice', name: 'Alice' } });
+    await settle();
+    assert.equal(client.snapshot.moderator, false, 'the relay decides: its welcome names no role');
+    socket.receive({ type: 'welcome', v: 1, user: { id: 'alice', name: 'Alice' }, role: 'moderator' });
+    joined(socket, sent(socket, 'join').at(-1)!, 0);
+    await settle();
     assert.equal(client.snapshot.moderator, true);
     const banned = client.ban('bob', 5000);
     const frame = sent(socket, 'ban').at(-1)!;

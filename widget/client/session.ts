@@ -478,8 +478,9 @@ export class Session implements ChatSession {
 
   private readonly _keys = new WeakMap<Conversation, string>();
 
-  /** Whether the current token's `role` claim names a moderator (read once per token). */
+  /** Whether the user is a moderator: as `welcome` says once it came, else as the token's `role` claim says (read once per token). */
   private get _moderator(): boolean {
+    if (this._welcome) return this._welcome.role === 'moderator';
     if (this._claims.token !== this._token) this._claims = { token: this._token, moderator: tokenClaims(this._token).role === 'moderator' };
     return this._claims.moderator;
   }

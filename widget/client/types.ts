@@ -127,8 +127,8 @@ export interface ChatSnapshot {
   /** Messages from others after the user's read cursor (as the session's `unread[conversation]`). */
   unread: number;
   /**
-   * The token names a moderator (its `role` claim is `moderator`): deleting others' messages and
-   * `ban` are offered. The relay checks for itself; this only shapes the view.
+   * The user is a moderator (`welcome.role`; before the first welcome, the token's `role` claim):
+   * deleting others' messages and `ban` may be offered. The relay checks for itself.
    */
   moderator: boolean;
 }
