@@ -7,7 +7,7 @@
 import type { LogEvent, Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
 import { diskErrors, SqliteDatabase, toAppendResult, type AppendOutcome } from './sqlite-db.js';
-import { runGroup, type Op, type Outcome } from './sqlite-ops.js';
+import { runGroupOutcomes, type Op, type Outcome } from './sqlite-ops.js';
 import type {
   AppendInput,
   AppendResult,
@@ -34,7 +34,7 @@ export class InlineSqliteStore implements Store {
 
   constructor(options: InlineSqliteStoreOptions) {
     this._db = new SqliteDatabase(options.path);
-    this._batcher = new Batcher((ops) => runGroup(this._db, ops), options.maxBatch ?? 1000);
+    this._batcher = new Batcher((ops) => runGroupOutcomes(this._db, ops), options.maxBatch ?? 1000);
   }
 
   async epoch(): Promise<string> {

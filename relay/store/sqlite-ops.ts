@@ -77,31 +77,51 @@ export function run(db: SqliteDatabase, op: Op): unknown {
   }
 }
 
-/** One operation on its own (its own transaction if it writes), with its own outcome. */
-function runAlone(db: SqliteDatabase, op: Op): Outcome {
+/** Receives each operation's outcome, by its index in the group. */
+export type Settle = (index: number, ok: boolean, value: unknown) => void;
+
+/** One operation on its own (its own transaction if it writes). */
+function runAlone(db: SqliteDatabase, op: Op, index: number, settle: Settle): void {
+  let value: unknown;
   try {
-    return { ok: true, value: isWrite(op) ? db.transaction(() => run(db, op)) : run(db, op) };
+    value = isWrite(op) ? db.transaction(() => run(db, op)) : run(db, op);
   } catch (error) {
-    return { ok: false, error };
+    settle(index, false, error);
+    return;
   }
+  settle(index, true, value);
 }
 
 /**
  * One group: one transaction (one fsync) when anything in it writes. Reads in the group run
- * inside it, so they see the writes queued before them.
+ * inside it, so they see the writes queued before them. Outcomes go to `settle` (no wrapper
+ * object per operation: this is the append hot path).
  */
-export function runGroup(db: SqliteDatabase, group: readonly Op[]): Outcome[] {
-  if (!group.some(isWrite)) return group.map((op) => runAlone(db, op));
+export function runGroup(db: SqliteDatabase, group: readonly Op[], settle: Settle): void {
+  if (!group.some(isWrite)) {
+    group.forEach((op, i) => runAlone(db, op, i, settle));
+    return;
+  }
+  let values: unknown[];
   try {
-    const values = db.transaction(() => group.map((op) => run(db, op)));
-    return values.map((value): Outcome => ({ ok: true, value }));
+    values = db.transaction(() => group.map((op) => run(db, op)));
   } catch (error) {
     if (isDiskError(error) || error instanceof StoreUnavailableError) {
       // The disk refused the commit: every write fails the same way; reads still work.
-      return group.map((op): Outcome => (isWrite(op) ? { ok: false, error } : runAlone(db, op)));
+      group.forEach((op, i) => (isWrite(op) ? settle(i, false, error) : runAlone(db, op, i, settle)));
+      return;
     }
     // One operation failed and took the transaction with it: each on its own, so that only
     // that one fails.
-    return group.map((op) => runAlone(db, op));
+    group.forEach((op, i) => runAlone(db, op, i, settle));
+    return;
   }
+  for (let i = 0; i < values.length; i++) settle(i, true, values[i]);
+}
+
+/** runGroup's outcomes as a list (for a Batcher). */
+export function runGroupOutcomes(db: SqliteDatabase, group: readonly Op[]): Outcome[] {
+  const outcomes = new Array<Outcome>(group.length);
+  runGroup(db, group, (i, ok, value) => (outcomes[i] = ok ? { ok: true, value } : { ok: false, error: value }));
+  return outcomes;
 }

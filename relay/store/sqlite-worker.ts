@@ -61,17 +61,15 @@ export function serializeError(error: unknown): SerializedError {
 
 function answer(db: SqliteDatabase, group: readonly Request[]): WorkerMessage {
   const started = performance.now();
-  const outcomes = runGroup(
+  const replies = new Array<Reply>(group.length);
+  runGroup(
     db,
     group.map((r) => r.op),
+    (i, ok, value) => (replies[i] = ok ? [group[i]!.id, 1, value] : [group[i]!.id, 0, serializeError(value)]),
   );
   const ms = performance.now() - started;
   let writes = 0;
-  const replies = group.map((r, i): Reply => {
-    if (isWrite(r.op)) writes++;
-    const outcome = outcomes[i]!;
-    return outcome.ok ? [r.id, 1, outcome.value] : [r.id, 0, serializeError(outcome.error)];
-  });
+  for (const r of group) if (isWrite(r.op)) writes++;
   return { replies, writes, ms };
 }
 
