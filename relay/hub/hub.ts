@@ -512,9 +512,11 @@ export class Hub {
       if (!current()) return;
       if (ban) {
         this._leave(session, conv);
+        this._rememberBan(session, conv, ban.until);
         this._reject(session, ErrorCode.forbidden, banMessage(conv, ban.until), frame.ref, { conv });
         return;
       }
+      session.bannedFrom.delete(conv);
       if (!before.some((m) => m.id === identity.user.id) && !this._admission.takeNewConversation(identity.user.id)) {
         this._leave(session, conv);
         this._reject(
@@ -623,7 +625,7 @@ export class Hub {
   private _send(session: Session, frame: SendFrame): void {
     const { conv, id } = frame;
     if (!session.memberships.has(conv)) {
-      this._error(session, ErrorCode.notJoined, `join ${conv} before sending to it`, frame.ref, { conv, id });
+      this._notJoined(session, conv, `join ${conv} before sending to it`, frame.ref, { conv, id });
       return;
     }
     if (!frame.file) {
@@ -647,7 +649,7 @@ export class Hub {
   private _change(session: Session, frame: EditChange): void {
     const { conv, id } = frame;
     if (!session.memberships.has(conv)) {
-      this._error(session, ErrorCode.notJoined, `join ${conv} before changing its messages`, frame.ref, { conv, id });
+      this._notJoined(session, conv, `join ${conv} before changing its messages`, frame.ref, { conv, id });
       return;
     }
     const change: Change =
@@ -678,7 +680,7 @@ export class Hub {
       joining.then(() => {
         if (session.isClosed) return;
         if (session.memberships.has(conv)) return write();
-        this._error(session, ErrorCode.notJoined, `join ${conv} first`, ref, subject);
+        this._notJoined(session, conv, `join ${conv} first`, ref, subject);
       }),
     );
   }
@@ -875,7 +877,7 @@ export class Hub {
   private _onTyping(session: Session, frame: TypingFrame): void {
     const { conv } = frame;
     if (!session.memberships.has(conv)) {
-      this._error(session, ErrorCode.notJoined, `join ${conv} before typing in it`, frame.ref, { conv });
+      this._notJoined(session, conv, `join ${conv} before typing in it`, frame.ref, { conv });
       return;
     }
     if (frame.active) this._typing.start(conv, session.userId!);
@@ -885,7 +887,7 @@ export class Hub {
   private async _receipt(session: Session, frame: ReceiptFrame): Promise<void> {
     const { conv } = frame;
     if (!session.memberships.has(conv)) {
-      this._error(session, ErrorCode.notJoined, `join ${conv} before sending receipts`, frame.ref, { conv });
+      this._notJoined(session, conv, `join ${conv} before sending receipts`, frame.ref, { conv });
       return;
     }
     try {
@@ -951,8 +953,27 @@ export class Hub {
     for (const session of [...sessions]) {
       if (session.userId !== user || session.isClosed) continue;
       this._leave(session, conv);
+      this._rememberBan(session, conv, until);
       this._error(session, ErrorCode.forbidden, banMessage(conv, until), undefined, { conv });
     }
+  }
+
+  private _rememberBan(session: Session, conv: string, until: number | undefined): void {
+    session.bannedFrom.delete(conv);
+    session.bannedFrom.set(conv, until ?? Infinity);
+    // Bounded like the joins of a connection: the oldest is forgotten (then answered not_joined).
+    if (session.bannedFrom.size > this.limits.maxJoinsPerConnection) session.bannedFrom.delete(session.bannedFrom.keys().next().value!);
+  }
+
+  /** A frame for a conversation this session has not joined: `forbidden` while it is banned from it, else `not_joined`. */
+  private _notJoined(session: Session, conv: string, message: string, ref: Ref, subject: Subject): void {
+    const until = session.bannedFrom.get(conv);
+    if (until !== undefined && until > this._clock.now()) {
+      this._error(session, ErrorCode.forbidden, banMessage(conv, until === Infinity ? undefined : until), ref, subject);
+      return;
+    }
+    if (until !== undefined) session.bannedFrom.delete(conv);
+    this._error(session, ErrorCode.notJoined, message, ref, subject);
   }
 
   private _onBusGap(convs: readonly string[]): void {

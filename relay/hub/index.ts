@@ -14,6 +14,6 @@ export {
   type StoredFile,
   type WebSocketLike,
 } from './ports.js';
-export { DEFAULT_PRESENCE_TIMINGS, type PresenceTimings } from './presence.js';
+export { DEFAULT_PRESENCE_TIMINGS, MIN_HEARTBEATS_PER_STALE, type PresenceTimings } from './presence.js';
 export { SERVER_USER, type CommandResult, type ServerCommands } from './server-commands.js';
 export type { Session } from './session.js';

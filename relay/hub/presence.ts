@@ -10,8 +10,8 @@
  * - Changes are broadcast as they happen (batched per event-loop turn), and every `heartbeatMs`
  *   a relay broadcasts a snapshot of all its pairs: a lost change is repaired by the next
  *   snapshot, and a relay whose snapshots stop (it died, or lost the bus) is dropped after
- *   `staleMs - heartbeatMs` of silence, checked every heartbeat: its users are offline on the
- *   others within `staleMs` at most.
+ *   `staleMs - heartbeatMs` of silence less a margin for late timers, checked every heartbeat:
+ *   its users are offline on the others within `staleMs` at most.
  * - A relay that starts (or reconnects to the bus) asks the others for their snapshots.
  * - A relay that shuts down says so: the others drop its pairs after the grace (its users
  *   reconnect elsewhere in the meantime and stay online without a flap).
@@ -30,7 +30,7 @@ export interface PresenceTimings {
   graceMs: number;
   /** How often a relay broadcasts its snapshot (ms). */
   heartbeatMs: number;
-  /** The longest a dead relay's users may still show online elsewhere (ms); at least twice the heartbeat. */
+  /** The longest a dead relay's users may still show online elsewhere (ms); at least four heartbeats. */
   staleMs: number;
 }
 
@@ -44,6 +44,8 @@ export const DEFAULT_PRESENCE_TIMINGS: PresenceTimings = {
 export const SNAPSHOT_PART_PAIRS = 1000;
 /** Pairs held for other relays together; beyond it new ones are ignored (a bound, not an expected load). */
 export const MAX_REMOTE_PAIRS = 1_000_000;
+/** staleMs must span at least this many heartbeats (see the constructor). */
+export const MIN_HEARTBEATS_PER_STALE = 4;
 /** Other relays remembered at once. */
 export const MAX_RELAYS = 1000;
 
@@ -102,8 +104,9 @@ export class Presence {
   private _stopped = false;
 
   constructor(private readonly _o: PresenceOptions) {
-    if (_o.timings.staleMs < 2 * _o.timings.heartbeatMs) {
-      throw new Error(`presence: staleMs (${_o.timings.staleMs}) must be at least twice heartbeatMs (${_o.timings.heartbeatMs})`);
+    // Fewer than four heartbeats per staleness window would drop live relays that missed one or two.
+    if (_o.timings.staleMs < MIN_HEARTBEATS_PER_STALE * _o.timings.heartbeatMs) {
+      throw new Error(`presence: staleMs (${_o.timings.staleMs}) must be at least ${MIN_HEARTBEATS_PER_STALE} times heartbeatMs (${_o.timings.heartbeatMs})`);
     }
   }
 
@@ -334,7 +337,10 @@ export class Presence {
   /** Drops relays not heard from for longer than staleMs minus one heartbeat (checked every heartbeat). */
   private _expireSilent(): void {
     const now = this._o.clock.now();
-    const silentFor = this._o.timings.staleMs - this._o.timings.heartbeatMs;
+    const { staleMs, heartbeatMs } = this._o.timings;
+    // The check itself runs every heartbeat, and timers run late on a busy event loop: the margin
+    // keeps "offline within staleMs" true; it still waits for more than three missed heartbeats.
+    const silentFor = staleMs - heartbeatMs - Math.min(1000, heartbeatMs / 2);
     for (const [id, relay] of [...this._remote]) {
       if (relay.leaving === undefined && now - relay.lastHeard > silentFor) {
         this._o.log.warn({ relay: id, silentMs: now - relay.lastHeard, pairs: relay.pairs.size }, 'presence: relay went silent; its users are offline');

@@ -42,6 +42,12 @@ export class Session {
   readonly memberships = new Map<string, Membership>();
   /** Conversations this session counts in presence (joined, and `joined` sent); left exactly once. */
   readonly present = new Set<string>();
+  /**
+   * v1.1: conversations this session was removed from or refused by a ban, with the ban's end
+   * (Infinity = for good), so that what it still sends there is answered `forbidden`, not
+   * `not_joined`. At most one entry per conversation it tried; the hub bounds the map.
+   */
+  readonly bannedFrom = new Map<string, number>();
   /** Frames that arrived while `hello` was being verified, handled in order afterwards. */
   readonly queued: ClientFrame[] = [];
   queuedBytes = 0;

@@ -284,7 +284,9 @@ test('v1.1 hub - bans: moderators only; the user is removed on every relay at on
   assert.equal(bob2.socket.frames.length, before, 'nothing more of the conversation');
   assert.equal(bob1.socket.of('msg').some((m) => m.id === 'm2'), false);
   const send = await bob2.ask({ type: 'send', conv: 'c', id: 'b1', text: 'let me in' });
-  assert.deepEqual(send.type === 'error' && send.code, ErrorCode.notJoined);
+  assert.deepEqual(send.type === 'error' && [send.code, send.conv, send.id], [ErrorCode.forbidden, 'c', 'b1'], 'banned, not merely not joined');
+  const typing = await bob1.ask({ type: 'typing', conv: 'c', active: true });
+  assert.deepEqual(typing.type === 'error' && typing.code, ErrorCode.forbidden);
   const join = await bob2.ask({ type: 'join', conv: 'c' });
   assert.deepEqual(join.type === 'error' && [join.code, join.conv], [ErrorCode.forbidden, 'c']);
   const history = await bob1.ask({ type: 'history', conv: 'c' });

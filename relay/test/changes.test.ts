@@ -221,7 +221,8 @@ describe('v1.1 - changes, bans and presence on one relay', () => {
     await ackSeq(alice, { type: 'send', conv, id: 'm2', text: 'bob no longer hears this' });
     assert.deepEqual(await refusal(bob, { type: 'join', conv }), [ErrorCode.forbidden, conv, undefined]);
     assert.deepEqual(await refusal(bob, { type: 'history', conv }), [ErrorCode.forbidden, conv, undefined]);
-    assert.deepEqual(await refusal(bob, { type: 'send', conv, id: 'b1', text: 'x' }), [ErrorCode.notJoined, conv, 'b1']);
+    assert.deepEqual(await refusal(bob, { type: 'send', conv, id: 'b1', text: 'x' }), [ErrorCode.forbidden, conv, 'b1']);
+    assert.deepEqual(await refusal(bobTab, { type: 'react', conv, id: 'm1', emoji: '👍', on: true }), [ErrorCode.forbidden, conv, 'm1']);
     assert.deepEqual(bob.frames.slice(before).filter((f) => f.type !== 'error'), [], 'no more events of the conversation');
     const upload = await fetch(`${relay.httpUrl}/upload?conv=${conv}`, {
       method: 'POST',
