@@ -5,7 +5,9 @@
  *      against the worker pipeline (SqliteStore);
  *   3. a fixed rate (default 2,000 appends/s, 50 per 25 ms tick, like a busy relay): p50/p99
  *      ack latency, and the main thread's event-loop delay p99, which is what the worker
- *      is for: inline, every fsync stalls the loop; in the worker, it does not.
+ *      is for: inline, every fsync stalls the loop; in the worker, it does not;
+ *   4. the worker pipeline again with webhooks enabled (every append also queues its event in
+ *      the same transaction), for the price of the durable webhook queue.
  * Run: npm run bench:append [-- N [RATE]]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -48,8 +50,9 @@ async function perMessage(): Promise<number> {
   return N / seconds;
 }
 
-async function allAtOnce(kind: Kind): Promise<number> {
+async function allAtOnce(kind: Kind, webhooks = false): Promise<number> {
   return withStore(kind, async (store) => {
+    if (webhooks) store.enableWebhooks();
     const started = process.hrtime.bigint();
     await Promise.all(inputs('c').map((input) => store.append(input)));
     return N / (Number(process.hrtime.bigint() - started) / 1e9);
@@ -112,4 +115,6 @@ for (const [label, r] of [['inline', inlinePaced], ['worker', workerPaced]] as c
 console.log(
   `  worker vs inline: ack p99 ${(workerPaced.p99 / inlinePaced.p99).toFixed(2)}x, event-loop delay p99 ${(workerPaced.loopP99 / inlinePaced.loopP99).toFixed(2)}x`,
 );
+const withHooks = await allAtOnce('worker', true);
+console.log(`\nall at once, worker, webhooks queued too     ${fmt(withHooks)} appends/s (${(withHooks / workerAll).toFixed(2)}x without)`);
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
