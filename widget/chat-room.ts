@@ -1,11 +1,13 @@
 import { ContextProvider } from '@lit/context';
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { css, html, LitElement, nothing, svg, unsafeCSS, type PropertyValues } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
 import { acquireChatSession } from './client/index.js';
 import { clientContext } from './context.js';
 import { catalogueLanguage, english, loadCatalogue, loadedCatalogue, Locale, localeContext, type StringOverrides } from './i18n/index.js';
+import { badgeText, CHAT_ICON, CLOSE_ICON, LAUNCHER_CSS, unreadKey } from './launcher-style.js';
+import { askPermissionOnGesture, chime, notifyMessage, setTitleBadge, unlockAudioOnGesture } from './notify.js';
 import { configRefusal, errorRefusal, jwtPayload, tokenExpired, type Refusal } from './refusal.js';
-import { buttons, palette } from './styles.js';
+import { buttons, palette, srOnly } from './styles.js';
 import type { ChatComposer } from './chat-composer.js';
 import type {
   ChatClient,
@@ -15,6 +17,7 @@ import type {
   ChatMessage,
   ChatSession,
   ChatSessionOptions,
+  ChatSnapshot,
   ConnectionState,
 } from './client/index.js';
 
@@ -36,12 +39,24 @@ export interface ChatRoomErrorDetail {
   /**
    * Set when the chat cannot work until the page changes something (the composer is disabled and
    * nothing is retried): `expired`, `unauthorized`, `conversation`, `origin`, `token`, `version`,
-   * `too_many`, `banned`, `config`.
+   * `too_many`, `removed`, `config`.
    */
   refusal?: string;
 }
 
+export interface ChatRoomUnreadDetail {
+  /** Messages from others the user has not seen (also the messages that arrived while the page was closed). */
+  unread: number;
+}
+export interface ChatRoomToggleDetail {
+  /** The launcher's panel is open. */
+  open: boolean;
+}
+
 export type ChatRoomTheme = 'light' | 'dark' | 'auto';
+
+/** Below this width the launcher's panel takes the whole screen. */
+const FULL_SCREEN_BELOW = 480;
 
 export type ChatClientFactory = (options: ChatClientOptions) => ChatClient;
 
@@ -76,6 +91,8 @@ const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name', 'session'
  *
  * @event chat-room-message - A message from somebody else arrived. `detail: { message }`.
  * @event chat-room-status - The connection changed state. `detail: { connection }` (`connecting`, `open`, `reconnecting`, `offline`, `closed`, `idle`).
+ * @event chat-room-unread - The unread count changed, and once right after the conversation loaded (messages that arrived while the page was closed). `detail: { unread }`.
+ * @event chat-room-toggle - The launcher's panel opened or closed. `detail: { open }`.
  * @event chat-room-error - Something failed (a message was rejected, the token was refused…). `detail: { code, message, messageId?, params?, refusal? }`; `refusal` is set when the chat cannot work until the page changes something.
  *
  * @cssproperty [--chat-room-accent=#0b63ce] - Buttons, focus rings, the unread divider, read ticks (dark: #70b3ff). Pair: --chat-room-on-accent.
@@ -96,10 +113,28 @@ const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name', 'session'
  * @cssproperty [--chat-room-ok-bg=#dff6dd] - Background of "Back online" (dark: #10331a). Pair: --chat-room-ok-fg.
  * @cssproperty [--chat-room-ok-fg=#0f5c1a] - Text of "Back online" (dark: #a6e3b0).
  * @cssproperty [--chat-room-link=var(--chat-room-accent)] - Links in messages.
+ * @cssproperty [--chat-room-launcher-bg=var(--chat-room-accent)] - The launcher button. Pair: --chat-room-launcher-fg.
+ * @cssproperty [--chat-room-launcher-fg=var(--chat-room-on-accent)] - The icon on the launcher button.
+ * @cssproperty [--chat-room-badge-bg=#c5221f] - The unread badge on the launcher. Pair: --chat-room-badge-fg.
+ * @cssproperty [--chat-room-badge-fg=#ffffff] - The number on the unread badge.
+ * @cssproperty [--chat-room-launcher-size=56px] - Diameter of the launcher button.
+ * @cssproperty [--chat-room-launcher-inset-block=20px] - Distance of the launcher from the bottom of the window.
+ * @cssproperty [--chat-room-launcher-inset-inline=20px] - Distance of the launcher from the side of the window (`side`: end or start).
+ * @cssproperty [--chat-room-panel-width=24rem] - Width of the launcher's panel (at most the window's width).
+ * @cssproperty [--chat-room-panel-height=38rem] - Height of the launcher's panel (at most the window's height).
+ * @cssproperty [--chat-room-z-index=2147483000] - Stacking of the launcher above the page.
  * @cssproperty [--chat-room-radius=12px] - Corner radius of the widget and the bubbles.
  * @cssproperty [--chat-room-font=system-ui, sans-serif] - Font family.
  * @cssproperty [--chat-room-font-size=15px] - Base font size.
  *
+ * @csspart launcher - The floating launcher button (`launcher` mode).
+ * @csspart badge - The unread count on the launcher button.
+ * @csspart panel - The launcher's panel (a dialog).
+ * @csspart header - The header: title, who is online, close button (launcher mode, or inline with `heading`).
+ * @csspart title - The title in the header.
+ * @csspart online - "3 online" in the header.
+ * @csspart close-button - The header's close button (launcher mode).
+ * @csspart members - The members line (who is in the conversation, online dots).
  * @csspart banner - The connection banner (offline, reconnecting, back online).
  * @csspart refusal - Why the chat cannot work (session expired, no access…), with a Reload button when a reload can help.
  * @csspart reload-button - The Reload button of a refusal.
@@ -134,6 +169,8 @@ export class ChatRoom extends LitElement {
   static override styles = [
     palette,
     buttons,
+    srOnly,
+    unsafeCSS(LAUNCHER_CSS),
     css`
       :host {
         display: flex;
@@ -156,6 +193,81 @@ export class ChatRoom extends LitElement {
       }
       .root {
         display: contents;
+      }
+      .panel {
+        position: absolute;
+        inset-block-end: calc(100% + 12px);
+        inset-inline-end: 0;
+        box-sizing: border-box;
+        display: flex;
+        flex-direction: column;
+        width: min(var(--chat-room-panel-width, 24rem), calc(100vw - 2 * var(--chat-room-launcher-inset-inline, 20px)));
+        height: min(var(--chat-room-panel-height, 38rem), calc(100dvh - var(--chat-room-launcher-size, 56px) - 3 * var(--chat-room-launcher-inset-block, 20px)));
+        overflow: hidden;
+        color: var(--_fg);
+        background: var(--_bg);
+        line-height: 1.4;
+        border: 1px solid var(--_border);
+        border-radius: var(--_radius);
+        box-shadow: 0 8px 30px rgb(0 0 0 / 0.25);
+      }
+      :host([side='start']) .panel {
+        inset-inline-end: auto;
+        inset-inline-start: 0;
+      }
+      .panel[hidden] {
+        display: none;
+      }
+      @media (max-width: ${FULL_SCREEN_BELOW - 1}px) {
+        /* Phones: the open panel is the whole (visual) viewport, so the composer stays above the keyboard. */
+        :host([launcher][open]) .panel {
+          position: fixed;
+          inset: var(--_vv-top, 0px) 0 auto 0;
+          width: 100vw;
+          height: var(--_vv-height, 100dvh);
+          border: none;
+          border-radius: 0;
+        }
+        :host([launcher][open]) .launcher {
+          display: none;
+        }
+      }
+      .header {
+        display: flex;
+        align-items: center;
+        gap: 0.5em;
+        padding-block: 0.6em;
+        padding-inline: 0.9em 0.5em;
+        border-block-end: 1px solid color-mix(in srgb, var(--_border) 50%, transparent);
+      }
+      .titles {
+        flex: 1;
+        min-width: 0;
+      }
+      .title {
+        margin: 0;
+        font-size: 1.05em;
+        font-weight: 650;
+        overflow: hidden;
+        text-overflow: ellipsis;
+        white-space: nowrap;
+      }
+      .online {
+        font-size: 0.8em;
+        color: var(--_muted);
+      }
+      .close {
+        display: grid;
+        place-items: center;
+        width: 2.2em;
+        height: 2.2em;
+        padding: 0;
+        border-color: transparent;
+        background: transparent;
+      }
+      .close svg {
+        width: 1.1em;
+        height: 1.1em;
       }
       chat-room-message-list {
         flex: 1;
@@ -236,6 +348,26 @@ export class ChatRoom extends LitElement {
   /** `light` (default: the page decides), `dark`, or `auto` (follows the system's colour scheme). */
   @property({ reflect: true }) theme: ChatRoomTheme = 'light';
   /**
+   * A floating button (with the unread count) that opens the chat in a panel, instead of the chat in
+   * the page. Loaded from the relay's /chat-room.js, only a few KB load until the user opens it (or
+   * hovers it); below 480 px the panel takes the whole screen.
+   */
+  @property({ type: Boolean, reflect: true }) launcher = false;
+  /** The launcher's panel is open (set it to open or close it from the page). */
+  @property({ type: Boolean, reflect: true }) open = false;
+  /** Which bottom corner the launcher sits in: `end` (default: right in left-to-right pages) or `start`. */
+  @property({ reflect: true }) side: 'start' | 'end' = 'end';
+  /** The title in the header (launcher mode: default "Chat"; inline: a header is shown only when set). */
+  @property() heading = '';
+  /**
+   * Opt-in: the page title counts unread messages ("(3) Support"), and while the page is hidden a
+   * desktop notification announces new messages (permission is asked at the user's first click or
+   * key press inside the widget).
+   */
+  @property({ type: Boolean, reflect: true }) notify = false;
+  /** With `notify`: also a short chime for a new message while the page is hidden. */
+  @property({ type: Boolean, attribute: 'notify-sound' }) notifySound = false;
+  /**
    * Makes the client; replace it before the element connects to drive the view with
    * another implementation of the client contract (tests do).
    */
@@ -243,6 +375,8 @@ export class ChatRoom extends LitElement {
 
   @state() private _dragging = false;
   @state() private _refusal: Refusal | null = null;
+  @state() private _unread = 0;
+  @state() private _online = 0;
   @query('chat-room-composer') private _composer!: ChatComposer | null;
 
   private readonly _provider = new ContextProvider(this, { context: clientContext });
@@ -257,6 +391,11 @@ export class ChatRoom extends LitElement {
   private _offEvents: (() => void) | undefined;
   private _dragDepth = 0;
   private _identity: unknown[] = [];
+  private _offSnapshots: (() => void) | undefined;
+  /** The unread count was announced for the current client (chat-room-unread fires once right after load). */
+  private _unreadAnnounced = false;
+  private _refusalFromSnapshot = false;
+  private _viewport: { off: () => void } | undefined;
 
   /** The client of the current conversation, if `relay` and `conversation` are set. */
   get client(): ChatClient | undefined {
@@ -273,8 +412,29 @@ export class ChatRoom extends LitElement {
     return this._refusal?.reason ?? null;
   }
 
+  /** Messages from others the user has not seen yet (see `chat-room-unread`). */
+  get unread(): number {
+    return this._unread;
+  }
+
+  /** Opens the launcher's panel and moves focus into it. */
+  show(): void {
+    this._setOpen(true);
+  }
+
+  /** Closes the launcher's panel; focus returns to the launcher button. */
+  hide(): void {
+    this._setOpen(false);
+  }
+
+  toggle(): void {
+    this._setOpen(!this.open);
+  }
+
   constructor() {
     super();
+    this.addEventListener('pointerdown', this._onGesture);
+    this.addEventListener('keydown', this._onGesture);
     this.addEventListener('dragenter', this._onDragEnter);
     this.addEventListener('dragover', this._onDragOver);
     this.addEventListener('dragleave', this._onDragLeave);
@@ -292,6 +452,15 @@ export class ChatRoom extends LitElement {
     super.disconnectedCallback();
     followPageLang(this, false);
     this._disposeClient();
+    this._followViewport(false);
+    setTitleBadge(this, 0, this._locale);
+  }
+
+  /** The small entry (/chat-room.js) may have drawn the launcher in this shadow root: it is replaced, not kept. */
+  protected override createRenderRoot(): HTMLElement | DocumentFragment {
+    // Before Lit looks at the root: it would render before the entry's first node.
+    this.shadowRoot?.replaceChildren();
+    return super.createRenderRoot();
   }
 
   /** Moves keyboard focus to the text box. */
@@ -304,12 +473,63 @@ export class ChatRoom extends LitElement {
     // Every update: the page's `<html lang>` may have changed (the observer asks for one).
     this._syncLocale();
     if (CLIENT_KEYS.some((key) => changed.has(key))) this._syncClient(changed.has('token'));
+    if (changed.has('notify') && !this.notify) setTitleBadge(this, 0, this._locale);
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('open') || changed.has('launcher')) {
+      const open = this.launcher && this.open;
+      this._followViewport(open);
+      // Into the panel when it opens; back to the button when it closes (only if focus was in the panel).
+      if (changed.get('open') !== undefined || (open && changed.has('open'))) {
+        if (open) this.focus();
+        else if (this.launcher && this.shadowRoot?.activeElement) this.renderRoot.querySelector<HTMLElement>('.launcher')?.focus();
+      }
+    }
   }
 
   override render() {
     if (this._localePending) return nothing;
     const locale = this._locale;
-    return html`<div class="root" dir=${locale.dir} lang=${locale.tag}>${this._renderContent()}</div>`;
+    if (!this.launcher) {
+      return html`<div class="root" dir=${locale.dir} lang=${locale.tag}>
+        ${this.heading ? this._renderHeader() : nothing}${this._renderContent()}
+      </div>`;
+    }
+    const t = (key: Parameters<Locale['t']>[0], params?: Parameters<Locale['t']>[1]) => locale.t(key, params);
+    const unread = this._unread;
+    return html`<div class="root" dir=${locale.dir} lang=${locale.tag}>
+      <button
+        part="launcher"
+        class="launcher"
+        type="button"
+        aria-expanded=${this.open ? 'true' : 'false'}
+        aria-controls="panel"
+        aria-label=${this.open ? t('launcher.close') : unread > 0 ? `${t('launcher.open')}: ${t('launcher.unread', { count: unread })}` : t('launcher.open')}
+        @click=${this.toggle}
+      >
+        <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">${this.open ? closePath : chatPath}</svg>
+        ${unread > 0 && !this.open ? html`<span part="badge" class="badge" aria-hidden="true">${badgeText(unread)}</span>` : nothing}
+      </button>
+      <div part="panel" id="panel" class="panel" role="dialog" aria-labelledby="title" ?hidden=${!this.open} @keydown=${this._onPanelKey}>
+        ${this._renderHeader()}${this._renderContent()}
+      </div>
+    </div>`;
+  }
+
+  private _renderHeader() {
+    const locale = this._locale;
+    return html`<header part="header" class="header">
+      <div class="titles">
+        <h2 part="title" id="title" class="title">${this.heading || locale.t('room.title')}</h2>
+        ${this._online > 0 ? html`<span part="online" class="online">${locale.t('header.online', { count: this._online })}</span>` : nothing}
+      </div>
+      ${this.launcher
+        ? html`<button part="close-button" class="close" type="button" aria-label=${locale.t('launcher.close')} @click=${this.hide}>
+            <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">${closePath}</svg>
+          </button>`
+        : nothing}
+    </header>`;
   }
 
   private _renderContent() {
@@ -321,13 +541,14 @@ export class ChatRoom extends LitElement {
     }
     return html`
       ${refusal ? this._renderRefusal(refusal, false) : html`<chat-room-connection exportparts="banner"></chat-room-connection>`}
+      <chat-room-members exportparts="members, member, member-online, member-banned, presence-dot"></chat-room-members>
       <chat-room-message-list
-        exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, day, new-messages, to-bottom, load-older"
+        exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, day, new-messages, to-bottom, load-older, actions-button, actions-menu, action, reactions, reaction, reaction-picker, quote, edited, tombstone, edit-input"
       ></chat-room-message-list>
       <chat-room-typing exportparts="typing"></chat-room-typing>
       <chat-room-uploads exportparts="uploads, upload, progress"></chat-room-uploads>
       <chat-room-composer
-        exportparts="composer, input, send-button, attach-button"
+        exportparts="composer, input, send-button, attach-button, reply-preview, reply-cancel"
         ?disabled=${refusal !== null}
       ></chat-room-composer>
       ${this._dragging ? html`<div part="drop-zone" class="drop" aria-hidden="true">${locale.t('room.drop')}</div>` : nothing}
@@ -445,7 +666,10 @@ export class ChatRoom extends LitElement {
     this._client = client;
     this._identity = key;
     this._offEvents = client.on((event) => this._redispatch(event));
+    this._unreadAnnounced = false;
+    this._offSnapshots = client.subscribe((snapshot) => this._onClientSnapshot(snapshot));
     this._provider.setValue(client);
+    this._onClientSnapshot(client.snapshot);
     this.requestUpdate();
     client.start().catch((error: unknown) => {
       if (this._client === client) this._emitError({ code: 'internal' });
@@ -458,7 +682,10 @@ export class ChatRoom extends LitElement {
     if (!client) return;
     this._offEvents?.();
     this._offEvents = undefined;
+    this._offSnapshots?.();
+    this._offSnapshots = undefined;
     this._client = undefined;
+    this._online = 0;
     this._identity = [];
     this._provider.setValue(undefined);
     client.dispose();
@@ -475,6 +702,10 @@ export class ChatRoom extends LitElement {
         this.dispatchEvent(
           new CustomEvent<ChatRoomMessageDetail>('chat-room-message', { detail: { message: event.message }, ...EVENT_INIT }),
         );
+        if (this.notify) {
+          notifyMessage(event.message, this._locale, this.conversation);
+          if (this.notifySound && document.visibilityState === 'hidden') chime();
+        }
         break;
       case 'status':
         this.dispatchEvent(
@@ -499,9 +730,96 @@ export class ChatRoom extends LitElement {
 
   /** The chat cannot work until the page changes something: say so, disable the composer, tell the page. */
   private _refuse(refusal: Refusal, error: ChatError): void {
+    // The core reports a refusal both as an event and in the snapshot: the page hears it once.
+    if (this._refusal?.reason === refusal.reason && this._refusal.code === refusal.code) return;
     this._refusal = refusal;
     this._emitError(error, undefined, refusal.reason);
   }
+
+  /** What the element itself shows from the client's state: the refusal, unread, who is online. */
+  private _onClientSnapshot(snapshot: ChatSnapshot): void {
+    const core = (snapshot as Partial<ChatSnapshot>).refusal ?? null;
+    if (core) {
+      const refusal = errorRefusal(core, { sessionClosed: snapshot.connection === 'closed', tokenExpired: tokenExpired(this.token) });
+      if (refusal) {
+        this._refusalFromSnapshot = true;
+        this._refuse(refusal, core);
+      }
+    } else if (this._refusalFromSnapshot && this._refusal) {
+      // The core tried again (a new token) and got in.
+      this._refusalFromSnapshot = false;
+      this._refusal = null;
+    }
+    const self = snapshot.self?.id;
+    this._online = snapshot.members.filter((m) => m.id !== self && (m as { online?: boolean }).online === true).length;
+    const unread = (snapshot as Partial<ChatSnapshot>).unread ?? 0;
+    if (unread !== this._unread || !this._unreadAnnounced) {
+      this._unread = unread;
+      this._unreadAnnounced = true;
+      this._storeUnread(unread);
+      if (this.notify) setTitleBadge(this, unread, this._locale);
+      this.dispatchEvent(new CustomEvent<ChatRoomUnreadDetail>('chat-room-unread', { detail: { unread }, ...EVENT_INIT }));
+    }
+  }
+
+  /** For the small entry's badge on the next page load, before the widget itself is loaded. */
+  private _storeUnread(unread: number): void {
+    try {
+      const key = unreadKey(this.relay, this.conversation);
+      if (unread > 0) localStorage.setItem(key, String(unread));
+      else localStorage.removeItem(key);
+    } catch {
+      // Storage off: the badge appears once the widget is loaded.
+    }
+  }
+
+  // ------------------------------------------------------------------ launcher
+
+  private _setOpen(open: boolean): void {
+    if (this.open === open) return;
+    this.open = open;
+    this.dispatchEvent(new CustomEvent<ChatRoomToggleDetail>('chat-room-toggle', { detail: { open }, ...EVENT_INIT }));
+  }
+
+  private readonly _onPanelKey = (event: KeyboardEvent): void => {
+    // Inner parts (menus, the reply preview, the editor) handle their own Escape first.
+    if (event.key !== 'Escape' || event.defaultPrevented || !this.launcher) return;
+    event.preventDefault();
+    this.hide();
+    this.renderRoot.querySelector<HTMLElement>('.launcher')?.focus();
+  };
+
+  /** Keeps the full-screen panel inside the visual viewport, above the on-screen keyboard (phones). */
+  private _followViewport(on: boolean): void {
+    this._viewport?.off();
+    this._viewport = undefined;
+    const viewport = window.visualViewport;
+    if (!on || !viewport) {
+      this.style.removeProperty('--_vv-top');
+      this.style.removeProperty('--_vv-height');
+      return;
+    }
+    const apply = () => {
+      this.style.setProperty('--_vv-top', `${viewport.offsetTop}px`);
+      this.style.setProperty('--_vv-height', `${viewport.height}px`);
+    };
+    apply();
+    viewport.addEventListener('resize', apply);
+    viewport.addEventListener('scroll', apply);
+    this._viewport = {
+      off: () => {
+        viewport.removeEventListener('resize', apply);
+        viewport.removeEventListener('scroll', apply);
+      },
+    };
+  }
+
+  /** Permission for notifications and audio can only be asked from a user gesture: the user's first one in the widget. */
+  private readonly _onGesture = (): void => {
+    if (!this.notify) return;
+    askPermissionOnGesture();
+    if (this.notifySound) unlockAudioOnGesture();
+  };
 
   private _emitError(error: ChatError, messageId?: string, refusal?: string): void {
     const detail: ChatRoomErrorDetail = { code: error.code, message: this._locale.error(error) };
@@ -546,6 +864,9 @@ export class ChatRoom extends LitElement {
   };
 }
 
+const chatPath = svg`<path d=${CHAT_ICON} fill="currentColor" />`;
+const closePath = svg`<path d=${CLOSE_ICON} fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" />`;
+
 function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
@@ -568,5 +889,7 @@ declare global {
     'chat-room-message': CustomEvent<ChatRoomMessageDetail>;
     'chat-room-status': CustomEvent<ChatRoomStatusDetail>;
     'chat-room-error': CustomEvent<ChatRoomErrorDetail>;
+    'chat-room-unread': CustomEvent<ChatRoomUnreadDetail>;
+    'chat-room-toggle': CustomEvent<ChatRoomToggleDetail>;
   }
 }

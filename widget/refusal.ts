@@ -11,7 +11,7 @@ import type { StringKey } from './i18n/index.js';
 export interface Refusal {
   /** The code reported in `chat-room-error` (the relay's or the client's). */
   readonly code: string;
-  /** Why, for the page and the words: `expired`, `unauthorized`, `conversation`, `origin`, `token`, `version`, `too_many`, `banned`, `config`. */
+  /** Why, for the page and the words: `expired`, `unauthorized`, `conversation`, `removed`, `origin`, `token`, `version`, `too_many`, `config`. */
   readonly reason: string;
   /** The words shown. */
   readonly key: StringKey;
@@ -62,7 +62,7 @@ export function errorRefusal(error: ChatError, context: { sessionClosed: boolean
       if (reason === 'origin' || (reason === undefined && context.sessionClosed)) {
         return { code: error.code, reason: 'origin', key: 'refusal.origin', reload: false };
       }
-      if (reason === 'banned') return { code: error.code, reason: 'banned', key: 'refusal.banned', reload: false };
+      if (reason === 'banned' || reason === 'removed') return { code: error.code, reason: 'removed', key: 'refusal.banned', reload: false };
       return { code: error.code, reason: 'conversation', key: 'refusal.conversation', reload: false };
     case 'unsupported_version':
       return { code: error.code, reason: 'version', key: 'refusal.version', reload: true };
@@ -76,7 +76,8 @@ export function errorRefusal(error: ChatError, context: { sessionClosed: boolean
         reload: false,
       };
     default:
-      return null;
+      // A join the relay refused for another reason (the core says which conversation it was about).
+      return reason === 'conversation' ? { code: error.code, reason: 'conversation', key: 'refusal.conversation', reload: false } : null;
   }
 }
 

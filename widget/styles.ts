@@ -24,8 +24,6 @@ const darkPalette = css`
   --_warn-fg: var(--chat-room-warning-fg, #ffe08a);
   --_ok-bg: var(--chat-room-ok-bg, #10331a);
   --_ok-fg: var(--chat-room-ok-fg, #a6e3b0);
-  --_launcher-bg: var(--chat-room-launcher-bg, var(--_accent));
-  --_launcher-fg: var(--chat-room-launcher-fg, var(--_on-accent));
   color-scheme: dark;
 `;
 
@@ -48,8 +46,6 @@ export const palette = css`
     --_warn-fg: var(--chat-room-warning-fg, #4d3900);
     --_ok-bg: var(--chat-room-ok-bg, #dff6dd);
     --_ok-fg: var(--chat-room-ok-fg, #0f5c1a);
-    --_launcher-bg: var(--chat-room-launcher-bg, var(--_accent));
-    --_launcher-fg: var(--chat-room-launcher-fg, var(--_on-accent));
     --_link: var(--chat-room-link, var(--_accent));
     --_radius: var(--chat-room-radius, 12px);
     color-scheme: light;
