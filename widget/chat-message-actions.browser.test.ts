@@ -1,4 +1,4 @@
-import { expect, oneEvent } from '@open-wc/testing';
+import { expect, oneEvent, waitUntil } from '@open-wc/testing';
 import { emulateMedia, resetMouse, sendKeys, sendMouse } from '@web/test-runner-commands';
 import { message } from './test/fake-client.js';
 import { mountV11 } from './test/fake-client-v11.js';
@@ -439,6 +439,25 @@ describe('chat-room-message actions', () => {
     });
     expect(menuButton(el, 'm1')).to.equal(null);
     expect(menuButton(el, 'x')).to.equal(null);
+  });
+
+  it('languages - lang="de": the menu, tombstone, edited marker, chips and the reply preview speak German', async () => {
+    const { el } = await mountV11({
+      members,
+      messages: [
+        message(1, { own: true, edited: 1, reactions: [{ emoji: '👍', users: ['bob', 'alice'], mine: true }] } as never),
+        message(2, { deleted: true, text: undefined } as never),
+      ],
+    });
+    el.lang = 'de';
+    await waitUntil(() => deep(messageEl(el, 'm2'), '.tombstone')?.textContent === 'Nachricht gelöscht', 'not German');
+    expect(deep(messageEl(el, 'm1'), '[part="edited"]')!.textContent!.trim()).to.not.equal('edited');
+    expect(deep<HTMLButtonElement>(messageEl(el, 'm1'), '[part~="reaction"]')!.title).to.equal('Bob und Sie');
+    await openMenu(el, 'm1');
+    expect(deepAll(messageEl(el, 'm1'), '[role="menuitem"]').map((i) => i.textContent!.trim())[0]).to.equal('Antworten');
+    await sendKeys({ press: 'Enter' });
+    await settle(el);
+    expect(deep(el, 'chat-room-composer', '[part="reply-cancel"]')!.getAttribute('aria-label')).to.not.equal('Cancel reply');
   });
 
   it('accessible: menu, picker, editor, reactions, quotes, tombstone and reply preview (light and dark)', async () => {
