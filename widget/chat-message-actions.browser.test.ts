@@ -109,10 +109,51 @@ describe('chat-room-message actions', () => {
     expect(deep(messageEl(el, 'm1'), '[role="menu"]')).to.equal(null);
     expect(button.getAttribute('aria-expanded')).to.equal('false');
     expect(activePart()).to.equal('actions-button');
-    // ArrowUp on the button opens on the last item.
+  });
+
+  it('actions - one tab stop for all menu buttons: Tab lands on the newest, arrows and Home/End move between messages', async () => {
+    const { el, client } = await mountV11({ messages: [message(1), message(2, { deleted: true, text: undefined } as never), message(3), message(4)] });
+    const stops = () => messageElements(el).filter((m) => deep(m, '[part="actions-button"]')?.getAttribute('tabindex') === '0');
+    const focusedMessage = () => messageElements(el).find((m) => m.shadowRoot!.activeElement?.getAttribute('part') === 'actions-button')?.dataset['messageId'];
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m4']);
+    deep(el, 'chat-room-message-list', '[role="log"]')!.focus();
+    await sendKeys({ press: 'Tab' });
+    expect(focusedMessage()).to.equal('m4');
     await sendKeys({ press: 'ArrowUp' });
+    expect(focusedMessage()).to.equal('m3');
+    await sendKeys({ press: 'ArrowUp' });
+    expect(focusedMessage(), 'the deleted message has no button: skipped').to.equal('m1');
+    await sendKeys({ press: 'ArrowUp' });
+    expect(focusedMessage(), 'stays at the top').to.equal('m1');
+    await sendKeys({ press: 'End' });
+    expect(focusedMessage()).to.equal('m4');
+    await sendKeys({ press: 'Home' });
+    expect(focusedMessage()).to.equal('m1');
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m1']);
+    // Tab leaves the list; Shift+Tab comes back to the message the user was on.
+    await sendKeys({ press: 'Tab' });
+    expect(activePart()).to.equal('attach-button');
+    await sendKeys({ down: 'Shift' });
+    await sendKeys({ press: 'Tab' });
+    await sendKeys({ up: 'Shift' });
+    expect(focusedMessage()).to.equal('m1');
+    // A new message does not take the stop the user chose.
+    client.set({ messages: [...client.snapshot.messages, message(5)] });
     await settle(el);
-    expect(activePart()).to.equal('delete');
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m1']);
+    // The holder deleted: the newest message with a button takes it.
+    client.change('m1', { deleted: true, text: undefined });
+    await settle(el);
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m5']);
+  });
+
+  it('actions - a newer message takes the tab stop while the user has not chosen one', async () => {
+    const { el, client } = await mountV11({ messages: [message(1), message(2)] });
+    const stops = () => messageElements(el).filter((m) => deep(m, '[part="actions-button"]')?.getAttribute('tabindex') === '0');
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m2']);
+    client.set({ messages: [...client.snapshot.messages, message(3)] });
+    await settle(el);
+    expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m3']);
   });
 
   it('actions - a click elsewhere or Tab away closes the menu', async () => {

@@ -1,13 +1,16 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
+import { live } from 'lit/directives/live.js';
 import type { Locale } from './i18n/index.js';
 
 /**
  * The per-message action menu: a menu button (WAI-ARIA "menu button" pattern) beside the
  * bubble that opens a small menu in the flow of the message (not a floating layer, so that
  * the scrolling log never clips it).
- * Keyboard: Enter/Space/ArrowDown on the button open it on the first item (ArrowUp on the
- * last); arrows move, wrapping; Home/End; Escape closes it and returns to the button; Tab
- * closes it and moves on.
+ * Keyboard: Enter/Space on the button open it on the first item; arrows move, wrapping;
+ * Home/End; Escape closes it and returns to the button; Tab closes it and moves on.
+ * The menu buttons of all messages are ONE tab stop (a roving tabindex, kept by the message
+ * element): ArrowUp/ArrowDown on a menu button go to the previous/next message's, Home/End to
+ * the first/last, so Tab does not have to cross every message of a long history.
  */
 
 export type MessageAction = 'reply' | 'react' | 'edit' | 'delete';
@@ -26,6 +29,7 @@ export function renderMenuButton(
   locale: Locale,
   menuId: string,
   expanded: boolean,
+  tabStop: boolean,
   onClick: () => void,
   onKeydown: (event: KeyboardEvent) => void,
 ): TemplateResult {
@@ -33,6 +37,7 @@ export function renderMenuButton(
     part="actions-button"
     class="actions-button"
     type="button"
+    tabindex=${live(tabStop ? '0' : '-1')}
     aria-haspopup="menu"
     aria-expanded=${expanded ? 'true' : 'false'}
     aria-controls=${expanded ? menuId : nothing}

@@ -39,6 +39,13 @@ function nameOf(members: readonly Member[] | undefined, id: string): string {
 }
 
 /**
+ * Per list (the shadow root holding the messages): whose menu button is the one tab stop
+ * among all messages', and whether the user chose it (focused it) or it is the default, the
+ * newest message drawn.
+ */
+const tabStops = new WeakMap<Node, { message: ChatMessageElement; chosen: boolean }>();
+
+/**
  * One message bubble. The list sets `data-message-id`, `data-seq` and `data-status` on
  * this element (not inside it) so that tests and the read-receipt observer find them
  * one shadow root down from the list, and the `grouped` attribute on a message that
@@ -250,6 +257,15 @@ export class ChatMessageElement extends LitElement {
 
   private readonly _client = new ContextConsumer(this, { context: clientContext, subscribe: true });
   private readonly _l = new LocaleController(this);
+  /** The root this element was connected in (the list's shadow root): where its siblings and the tab stop are. */
+  private _root: Node | null = null;
+
+  /** Moves focus to this message's menu button (false when it has none: deleted, failed, being edited). */
+  focusActions(): boolean {
+    const button = this._button();
+    button?.focus();
+    return button !== null;
+  }
 
   /** Briefly highlights the message and moves focus to it (a quote that points here was clicked). */
   highlight(): void {
@@ -260,9 +276,67 @@ export class ChatMessageElement extends LitElement {
     });
   }
 
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this._root = this.getRootNode();
+  }
+
   override disconnectedCallback(): void {
     super.disconnectedCallback();
     document.removeEventListener('pointerdown', this._onOutside, true);
+    // Scrolled out of the list's window, or the list went: another message takes the tab stop.
+    if (this._root && tabStops.get(this._root)?.message === this) this._releaseTabStop(this._root);
+    this._root = null;
+  }
+
+  /**
+   * Whether this message's menu button is the tab stop, taking it when nobody valid holds it
+   * or when only the default holds it and this message is newer (drawn later in the list).
+   */
+  private _tabStop(hasButton: boolean): boolean {
+    const root = this._root;
+    if (!root) return true;
+    const holder = tabStops.get(root);
+    if (holder?.message === this) {
+      if (hasButton) return true;
+      // Deleted or being edited: hand it on.
+      this._releaseTabStop(root);
+      return false;
+    }
+    if (!hasButton) return false;
+    const newer = holder !== undefined && !!(holder.message.compareDocumentPosition(this) & Node.DOCUMENT_POSITION_FOLLOWING);
+    if (!holder || !holder.message.isConnected || (!holder.chosen && newer)) {
+      this._takeTabStop(root, false);
+      return true;
+    }
+    return false;
+  }
+
+  // The other message's button is changed in place (its binding is live()): re-rendering every
+  // message drawn before the newest one would double the cost of the first paint.
+  private _takeTabStop(root: Node, chosen: boolean): void {
+    const previous = tabStops.get(root)?.message;
+    tabStops.set(root, { message: this, chosen });
+    if (previous && previous !== this) previous._button()?.setAttribute('tabindex', '-1');
+  }
+
+  /** Gives up the tab stop to the newest other message that has a menu button. */
+  private _releaseTabStop(root: Node): void {
+    tabStops.delete(root);
+    const all = this._siblings(root);
+    for (let i = all.length - 1; i >= 0; i--) {
+      const other = all[i]!;
+      const button = other === this ? null : other._button();
+      if (button) {
+        tabStops.set(root, { message: other, chosen: false });
+        button.setAttribute('tabindex', '0');
+        break;
+      }
+    }
+  }
+
+  private _siblings(root: Node | null = this._root): ChatMessageElement[] {
+    return root ? [...(root as ParentNode).querySelectorAll<ChatMessageElement>('chat-room-message')] : [];
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
@@ -292,7 +366,13 @@ export class ChatMessageElement extends LitElement {
       ? []
       : reactionChips(m.reactions, snap?.self?.id, (id) => nameOf(snap?.members, id), pending.includes('react'), locale);
     return html`
-      <div part="message" class=${classes} @focusout=${this._onFocusOut} @animationend=${() => (this._flash = false)}>
+      <div
+        part="message"
+        class=${classes}
+        @focusin=${this._onFocusIn}
+        @focusout=${this._onFocusOut}
+        @animationend=${() => (this._flash = false)}
+      >
         <div class="line">
           <div part="bubble${m.deleted ? ' tombstone' : ''}" class="bubble ${m.deleted ? 'deleted' : ''}" tabindex="-1">
             ${this.showSender && !m.own ? html`<div part="sender" class="sender">${m.from.name || m.from.id}</div>` : nothing}
@@ -304,9 +384,7 @@ export class ChatMessageElement extends LitElement {
               ${m.own && m.status ? this._renderStatus(m) : nothing}
             </div>
           </div>
-          ${actions.length > 0 && this._draft === null
-            ? renderMenuButton(locale, 'menu', this._open !== null, this._toggleMenu, this._onButtonKeydown)
-            : nothing}
+          ${this._renderMenuButton(actions.length > 0 && this._draft === null)}
         </div>
         ${this._open === 'menu' ? renderActionsMenu(locale, 'menu', actions, this._onAction, this._onMenuKeydown) : nothing}
         ${this._open === 'picker' ? renderPicker(locale, 'picker', this._mine(m), this._react, this._onMenuKeydown) : nothing}
@@ -315,6 +393,12 @@ export class ChatMessageElement extends LitElement {
         ${m.status === 'failed' ? this._renderFailed(m) : nothing}
       </div>
     `;
+  }
+
+  private _renderMenuButton(shown: boolean): TemplateResult | typeof nothing {
+    const tabStop = this._tabStop(shown);
+    if (!shown) return nothing;
+    return renderMenuButton(this._l.locale, 'menu', this._open !== null, tabStop, this._toggleMenu, this._onButtonKeydown);
   }
 
   private _renderContent(m: ChatMessage): TemplateResult {
@@ -431,10 +515,40 @@ export class ChatMessageElement extends LitElement {
     else void this._openPopup('menu');
   };
 
+  /** Up/Down/Home/End move between the messages' menu buttons (skipping messages without one). */
   private readonly _onButtonKeydown = (event: KeyboardEvent): void => {
-    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    const all = this._siblings();
+    const here = all.indexOf(this);
+    let order: ChatMessageElement[];
+    switch (event.key) {
+      case 'ArrowUp':
+        order = all.slice(0, here).reverse();
+        break;
+      case 'ArrowDown':
+        order = all.slice(here + 1);
+        break;
+      case 'Home':
+        order = all;
+        break;
+      case 'End':
+        order = [...all].reverse();
+        break;
+      default:
+        return;
+    }
+    // Handled even at either end: the arrows must not scroll the log under the focus.
     event.preventDefault();
-    void this._openPopup('menu', event.key === 'ArrowUp' ? 'last' : 'first');
+    this._close(false);
+    order.find((message) => message.focusActions());
+  };
+
+  /** The user reached this message's menu button: it keeps the tab stop (Tab back into the list returns here). */
+  private readonly _onFocusIn = (event: FocusEvent): void => {
+    const root = this._root;
+    const target = event.target as Element;
+    if (!root || !target.classList.contains('actions-button')) return;
+    this._takeTabStop(root, true);
+    target.setAttribute('tabindex', '0');
   };
 
   private readonly _onMenuKeydown = (event: KeyboardEvent): void => {
