@@ -8,7 +8,6 @@
  */
 import {
   codePointLength,
-  EMOJI_PATTERN,
   ErrorCode,
   ID_PATTERN,
   Limits,
@@ -24,7 +23,6 @@ import {
   type Member,
   type MessageFrame,
   type PresenceFrame,
-  type QuotedMessage,
   type SendFrame,
   type ServerFrame,
   type UpdateFrame,
@@ -34,13 +32,14 @@ import {
 import { newId, watchPageHide } from './platform.js';
 import type { BackoffOptions } from './backoff.js';
 import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
-import { applyUpdate, quoteOf, type Change } from './changes.js';
+import { applyUpdate } from './changes.js';
 import { ClientErrorCode, type ChatError, type ErrorParams } from './errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { NetworkSignal } from './connection.js';
+import { Edits, EditsDefaults } from './edits.js';
 import { GapFiller } from './gap-filler.js';
 import { Joiner, JoinPhase, type JoinRequest } from './join.js';
-import { errorOf, isChange, Outbox, type ChangeEntry, type MessageEntry } from './outbox.js';
+import { isChange, Outbox, type MessageEntry } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
@@ -49,7 +48,6 @@ import { Timeline } from './timeline.js';
 import { TypingSender, TypingWatcher } from './typing.js';
 import type {
   BanResult,
-  ChangeError,
   ChatClient,
   ChatClientEvent,
   ChatMessage,
@@ -60,7 +58,7 @@ import type {
   UploadState,
 } from './types.js';
 import { Uploads, type UploadFile, type XhrLike } from './uploads.js';
-import { ViewMemo, type MessageState, type ShownChange, type ViewInput } from './views.js';
+import { MessageViews } from './views.js';
 import { callEach } from './listeners.js';
 
 export { JOIN_TRANSITIONS, JoinPhase } from './join.js';
@@ -120,10 +118,6 @@ export const ClientDefaults = {
   requestTimeoutMs: 10_000,
   /** Snapshot notifications at most this often, so a long catch-up does not rebuild the view per frame. */
   notifyIntervalMs: 16,
-  /** Messages and changes waiting in the outbox at most; more are refused (`outbox_full`) until some are out. */
-  maxOutbox: 1000,
-  /** Refused changes remembered for the view (`changeError`) at most; the oldest go first. */
-  maxChangeErrors: 100,
 } as const;
 
 const DEFAULT_LIMITS: ChatSnapshot['limits'] = { maxTextChars: Limits.maxTextChars, maxUploadBytes: 25 * 1024 * 1024 };
@@ -162,10 +156,8 @@ export class Conversation implements ChatClient {
   private readonly _receipts: Receipts;
   private readonly _gaps: GapFiller<Reply>;
   private readonly _joiner: Joiner<Reply>;
-  /** Own changes the relay acked whose `update` is not in the log held yet (shown meanwhile), with the update's seq. */
-  private _ackedChanges: Array<{ entry: ChangeEntry; seq: number }> = [];
-  /** The last refused change per message (rolled back), for the view. */
-  private readonly _changeErrors = new Map<string, ChangeError>();
+  /** The user's own changes to messages: checked, queued, acked, shown, rolled back. */
+  private readonly _edits: Edits;
   /** Set when the conversation is closed to the user for good (refused, removed, banned, invalid id). */
   private _refusal: ChatError | null = null;
   /** Set while the whole session is refused (credentials, origin): no conversation can work. */
@@ -184,11 +176,7 @@ export class Conversation implements ChatClient {
   private _notifyAbove: number | null = null;
 
   private _snapshot: ChatSnapshot | null = null;
-  private readonly _views = new ViewMemo();
-  /** Quotes of held messages, made once per message state (so views that quote them are reused). */
-  private readonly _quotes = new WeakMap<MessageFrame, QuotedMessage>();
-  /** States of own messages not in the run, made once per entry, seq, ts and sender. */
-  private readonly _ownStates = new WeakMap<MessageEntry, { key: string; state: MessageState }>();
+  private readonly _messageViews = new MessageViews();
   private _notifyScheduled = false;
   private _notifyTimer: TimerHandle | undefined;
   private _lastNotifyAt = -Infinity;
@@ -266,6 +254,20 @@ export class Conversation implements ChatClient {
         this._accept(this._timeline.push(events));
         return this._timeline.last !== before;
       },
+    });
+    this._edits = new Edits({
+      conv: conversation,
+      clock: this._clock,
+      outbox: this._outbox,
+      makeId: newId,
+      current: (id) => this.snapshot.messages.find((m) => m.id === id),
+      maxTextChars: () => this._limits.maxTextChars,
+      last: () => this._timeline.last,
+      discardMessage: (id) => this.discard(id),
+      changed: () => this._invalidate(),
+      pump: () => this._pump(),
+      rejoin: () => this._joiner.join(),
+      refused: (code, messageId, params) => this._emit({ type: 'error', code, ...(params ? { params } : {}), messageId }),
     });
     this._uploads = new Uploads({
       createXhr: () => {
@@ -382,8 +384,8 @@ export class Conversation implements ChatClient {
     if (body !== undefined && codePointLength(body) > this._limits.maxTextChars) {
       // The relay would refuse it; failing at once keeps the text for the user to shorten.
       entry.error = { code: ClientErrorCode.textTooLong, params: { max: this._limits.maxTextChars } };
-    } else if (this._outbox.size >= ClientDefaults.maxOutbox) {
-      entry.error = { code: ClientErrorCode.outboxFull, params: { max: ClientDefaults.maxOutbox } };
+    } else if (this._outbox.size >= EditsDefaults.maxOutbox) {
+      entry.error = { code: ClientErrorCode.outboxFull, params: { max: EditsDefaults.maxOutbox } };
     }
     this._typingSender.stopped();
     const saved = this._outbox.add(entry);
@@ -409,41 +411,19 @@ export class Conversation implements ChatClient {
   }
 
   edit(messageId: string, text: string): void {
-    const view = this._current(messageId);
-    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
-    if (!view.own || view.deleted) return this._refuseChange(messageId, ErrorCode.forbidden);
-    if (text.trim() === '') return this._refuseChange(messageId, ErrorCode.badFrame);
-    if (codePointLength(text) > this._limits.maxTextChars) {
-      return this._refuseChange(messageId, ClientErrorCode.textTooLong, { max: this._limits.maxTextChars });
-    }
-    if (view.text === text) return;
-    this._queueChange({ type: 'edit', target: messageId, text });
+    this._edits.edit(messageId, text);
   }
 
   delete(messageId: string): void {
-    const view = this._current(messageId);
-    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
-    if (view.deleted) return;
-    // Refused by the relay for good: it was never stored, so there is nothing to delete there.
-    if (view.own && view.status === 'failed') return this.discard(messageId);
-    this._queueChange({ type: 'delete', target: messageId });
+    this._edits.delete(messageId);
   }
 
   react(messageId: string, emoji: string, on: boolean): void {
-    const view = this._current(messageId);
-    if (!view) return this._refuseChange(messageId, ErrorCode.notFound);
-    if (view.deleted) return this._refuseChange(messageId, ErrorCode.forbidden);
-    if (!EMOJI_PATTERN.test(emoji)) return this._refuseChange(messageId, ErrorCode.badFrame);
-    const reaction = view.reactions?.find((r) => r.emoji === emoji);
-    if ((reaction?.mine ?? false) === on) return;
-    if (on && !reaction && (view.reactions?.length ?? 0) >= Limits.maxReactionsPerMessage) {
-      return this._refuseChange(messageId, ErrorCode.badFrame, { max: Limits.maxReactionsPerMessage });
-    }
-    this._queueChange({ type: 'react', target: messageId, emoji, on });
+    this._edits.react(messageId, emoji, on);
   }
 
   dismissChangeError(messageId: string): void {
-    if (this._changeErrors.delete(messageId)) this._invalidate();
+    if (this._edits.dismissError(messageId)) this._invalidate();
   }
 
   ban(userId: string, until?: number): Promise<BanResult> {
@@ -590,7 +570,7 @@ export class Conversation implements ChatClient {
     if (reset) {
       // The store was replaced: its seqs mean something else now. The outbox stays and is resent.
       this._timeline.reset(0, [], true);
-      this._ackedChanges = [];
+      this._edits.reset();
       this._receipts.reset();
       void this._cache.clear();
     }
@@ -608,7 +588,7 @@ export class Conversation implements ChatClient {
       this._timeline.markOpened(own?.read ?? 0, frame.head);
     }
     this._typingWatcher.replace(frame.typing.filter((user) => user !== this._selfId));
-    this._pruneAckedChanges();
+    this._edits.prune();
     this._pump();
     this._receipts.joined(own?.delivered ?? 0, own?.read ?? 0);
     this._gaps.check();
@@ -706,7 +686,7 @@ export class Conversation implements ChatClient {
         this._requests.cancel(sendRef(message.id));
       } else if (this._notifyAbove !== null && message.seq > this._notifyAbove) news.push(message);
     }
-    this._pruneAckedChanges();
+    this._edits.prune();
     if (added.length > 0) this._receipts.received();
     this._scheduleCache();
     this._gaps.check();
@@ -772,89 +752,6 @@ export class Conversation implements ChatClient {
     }
   }
 
-  // ------------------------------------------------------------------ changes to messages
-
-  /** The message as the user sees it now (confirmed state with own changes on top), if shown. */
-  private _current(id: string): ChatMessage | undefined {
-    return this.snapshot.messages.find((m) => m.id === id);
-  }
-
-  /** A change refused before it was sent (it could never succeed): an error event, nothing queued. */
-  private _refuseChange(messageId: string, code: string, params?: ErrorParams): void {
-    this._emit({ type: 'error', code, ...(params ? { params } : {}), messageId });
-  }
-
-  private _queueChange(change: ChangeEntry['change']): void {
-    if (this._outbox.size >= ClientDefaults.maxOutbox) {
-      return this._refuseChange(change.target, ClientErrorCode.outboxFull, { max: ClientDefaults.maxOutbox });
-    }
-    const entry: ChangeEntry = { id: newId(), conv: this._conv, ts: this._clock.now(), change };
-    this._changeErrors.delete(change.target);
-    void this._outbox.add(entry).then(() => this._pump());
-    this._invalidate();
-  }
-
-  private _changeFrame(entry: ChangeEntry, ref: string): ClientFrame {
-    const { change } = entry;
-    const base = { conv: this._conv, id: change.target, ref };
-    switch (change.type) {
-      case 'edit':
-        return { type: 'edit', ...base, text: change.text };
-      case 'delete':
-        return { type: 'delete', ...base };
-      case 'react':
-        return { type: 'react', ...base, emoji: change.emoji, on: change.on };
-    }
-  }
-
-  private _changeSettled(entry: ChangeEntry, result: Settled<Reply>): void {
-    switch (result.kind) {
-      case 'reply':
-        if (result.reply.type !== 'ack') return;
-        this._outbox.ack(entry.id);
-        // Shown as done until its update is in the log held (an unchanged change is acked with a seq already held).
-        if (result.reply.seq > this._timeline.last) this._ackedChanges.push({ entry, seq: result.reply.seq });
-        this._ackedChanges = this._ackedChanges.slice(-ClientDefaults.maxOutbox);
-        this._invalidate();
-        this._pump();
-        return;
-      case 'error':
-        return this._onChangeError(entry, result.code);
-      case 'timeout':
-        this._outbox.requeue(entry.id);
-        this._pump();
-        return;
-      case 'dropped':
-        return;
-    }
-  }
-
-  private _onChangeError(entry: ChangeEntry, code: string): void {
-    if (RETRYABLE_ERRORS.has(code as ErrorCode) || code === ErrorCode.notJoined) {
-      this._outbox.retryLater(entry.id);
-      if (code === ErrorCode.notJoined) this._joiner.join();
-      else this._pump();
-      return;
-    }
-    // Refused for good (forbidden, not_found, bad_frame…): rolled back.
-    const target = entry.change.target;
-    this._outbox.discard(entry.id);
-    this._changeErrors.delete(target);
-    this._changeErrors.set(target, { code, change: entry.change.type });
-    for (const key of this._changeErrors.keys()) {
-      if (this._changeErrors.size <= ClientDefaults.maxChangeErrors) break;
-      this._changeErrors.delete(key);
-    }
-    this._invalidate();
-    this._emit({ type: 'error', code, messageId: target });
-    this._pump();
-  }
-
-  private _pruneAckedChanges(): void {
-    const last = this._timeline.last;
-    if (this._ackedChanges.some((a) => a.seq <= last)) this._ackedChanges = this._ackedChanges.filter((a) => a.seq > last);
-  }
-
   // ------------------------------------------------------------------ older pages
 
   private get _requestTimeoutMs(): number {
@@ -885,8 +782,8 @@ export class Conversation implements ChatClient {
     for (const entry of this._outbox.takeSendable()) {
       if (isChange(entry)) {
         const ref = this._ref();
-        if (!this._port.send(this._changeFrame(entry, ref))) return this._outbox.connectionLost();
-        this._requests.register(ref, this._requestTimeoutMs, (result) => this._changeSettled(entry, result));
+        if (!this._port.send(this._edits.frame(entry, ref))) return this._outbox.connectionLost();
+        this._requests.register(ref, this._requestTimeoutMs, (result) => this._edits.settled(entry, result));
         continue;
       }
       const frame: SendFrame = { type: 'send', conv: this._conv, id: entry.id };
@@ -963,40 +860,19 @@ export class Conversation implements ChatClient {
   private _build(): ChatSnapshot {
     const selfId = this._selfId;
     const receipts = new ReceiptView(selfId, this._members.values());
-    const shown = this._shownChanges();
-    const messages: ChatMessage[] = [];
-    const keep = (input: ViewInput): void => {
-      const id = input.state.id;
-      const changes = shown.get(id);
-      if (changes) input.changes = changes;
-      const changeError = this._changeErrors.get(id);
-      if (changeError) input.changeError = changeError;
-      const quoted = input.replyTo ?? input.state.reply?.id;
-      const quote = quoted !== undefined ? this._quoteOf(quoted) : undefined;
-      if (quote) input.quote = quote;
-      messages.push(this._views.view(input, selfId));
-    };
-    for (const frame of this._timeline.items) {
-      const own = frame.from.id === selfId;
-      keep({ state: frame, own, changes: [], ...(own ? { status: receipts.statusOf({ seq: frame.seq }) } : {}) });
-    }
-    for (const { entry, seq, ts } of this._timeline.acked()) {
-      keep({ state: this._ownState(entry, seq, ts), own: true, changes: [], status: receipts.statusOf({ seq }), ...replyOf(entry) });
-    }
-    for (const entry of this._outbox.entries) {
-      if (isChange(entry) || this._timeline.has(entry.id) || this._timeline.isAcked(entry.id)) continue;
-      const error = errorOf(entry);
-      const input: ViewInput = {
-        state: this._ownState(entry),
-        own: true,
-        changes: [],
-        status: receipts.statusOf({ failed: error !== undefined }),
-        ...replyOf(entry),
-      };
-      if (error) input.error = error;
-      keep(input);
-    }
-    this._views.done();
+    const messages = this._messageViews.build({
+      selfId,
+      from: this._self ?? { id: this._port.userKey, name: this._port.name ?? this._port.userKey },
+      receipts,
+      confirmed: this._timeline.items,
+      acked: this._timeline.acked(),
+      unsent: this._outbox.entries.filter(
+        (entry): entry is MessageEntry => !isChange(entry) && !this._timeline.has(entry.id) && !this._timeline.isAcked(entry.id),
+      ),
+      changes: this._edits.shown(),
+      changeError: (id) => this._edits.errorOf(id),
+      held: (id) => this._timeline.message(id),
+    });
     const typing = this._typingWatcher.users
       .filter((id) => id !== selfId)
       .map((id): User => Object.freeze({ id, name: this._members.get(id)?.name ?? id }));
@@ -1018,48 +894,7 @@ export class Conversation implements ChatClient {
     });
   }
 
-  /** Own changes to show per message: acked ones whose update is not held yet, then those still in the outbox. */
-  private _shownChanges(): Map<string, ShownChange[]> {
-    const shown = new Map<string, ShownChange[]>();
-    const add = (entry: ChangeEntry, confirmed: boolean): void => {
-      const list = shown.get(entry.change.target) ?? [];
-      list.push({ key: entry.id, change: entry.change as Change, ts: entry.ts, confirmed });
-      shown.set(entry.change.target, list);
-    };
-    const last = this._timeline.last;
-    for (const acked of this._ackedChanges) if (acked.seq > last) add(acked.entry, true);
-    for (const entry of this._outbox.entries) if (isChange(entry)) add(entry, false);
-    return shown;
-  }
-
-  /** The quote of message `id` in its current state, when this device holds it. */
-  private _quoteOf(id: string): QuotedMessage | undefined {
-    const message = this._timeline.message(id);
-    if (!message) return undefined;
-    let quote = this._quotes.get(message);
-    if (!quote) this._quotes.set(message, (quote = quoteOf(message)));
-    return quote;
-  }
-
-  /** An own message not in the run yet, as a message state (made once per entry, seq, ts and sender). */
-  private _ownState(entry: MessageEntry, seq?: number, ts?: number): MessageState {
-    const from = this._self ?? { id: this._port.userKey, name: this._port.name ?? this._port.userKey };
-    const key = `${seq ?? ''}|${ts ?? ''}|${from.id}|${from.name}`;
-    const cached = this._ownStates.get(entry);
-    if (cached?.key === key) return cached.state;
-    const state: MessageState = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts };
-    if (seq !== undefined) state.seq = seq;
-    if (entry.text !== undefined) state.text = entry.text;
-    if (entry.file !== undefined) state.file = entry.file;
-    this._ownStates.set(entry, { key, state });
-    return state;
-  }
-
   private _ref(): string {
     return this._port.ref();
   }
-}
-
-function replyOf(entry: MessageEntry): { replyTo?: string } {
-  return entry.reply !== undefined ? { replyTo: entry.reply } : {};
 }

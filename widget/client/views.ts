@@ -5,10 +5,12 @@
  * and the flags of what is still pending. Views are immutable and reused while nothing they
  * are made of changed, so a view (Lit, React) can skip unchanged messages by identity.
  */
-import type { FileRef, QuotedMessage, Reactions, User } from '../../protocol/index.js';
-import { applyChange, type Change, type ChangeKind } from './changes.js';
+import type { FileRef, MessageFrame, QuotedMessage, Reactions, User } from '../../protocol/index.js';
+import { applyChange, quoteOf, type Change, type ChangeKind } from './changes.js';
 import type { ChatError } from './errors.js';
-import type { DerivedStatus } from './status.js';
+import { errorOf, type MessageEntry } from './outbox.js';
+import type { DerivedStatus, ReceiptView } from './status.js';
+import type { Acked } from './timeline.js';
 import type { ChangeError, ChatMessage, Reaction } from './types.js';
 
 /** A message as held: the relay's `msg` in its current state, or an own message as written (no seq yet). */
@@ -130,4 +132,96 @@ export class ViewMemo {
 
 function sameDeps(a: readonly unknown[], b: readonly unknown[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+/** What a snapshot's messages are made of. */
+export interface ViewSources {
+  selfId: string;
+  /** The sender of own messages not confirmed yet. */
+  from: User;
+  receipts: ReceiptView;
+  /** The messages held, in their current state, ascending. */
+  confirmed: readonly MessageFrame[];
+  /** Own messages acked but not in the run yet, ascending by seq. */
+  acked: readonly Acked<MessageEntry>[];
+  /** Own messages not acked yet (sending or failed), in the order written. */
+  unsent: readonly MessageEntry[];
+  /** Own changes to show, per message. */
+  changes: ReadonlyMap<string, ShownChange[]>;
+  changeError: (id: string) => ChangeError | undefined;
+  /** A held message by id (for quotes in their current state). */
+  held: (id: string) => MessageFrame | undefined;
+}
+
+/**
+ * The message list of a snapshot: confirmed messages, then acked own messages on their way,
+ * then own messages still sending or failed. Views, quotes and own messages' states are made
+ * once and reused while their inputs stay the same objects.
+ */
+export class MessageViews {
+  private readonly _memo = new ViewMemo();
+  private readonly _quotes = new WeakMap<MessageFrame, QuotedMessage>();
+  private readonly _ownStates = new WeakMap<MessageEntry, { key: string; state: MessageState }>();
+
+  build(sources: ViewSources): ChatMessage[] {
+    const { selfId, receipts } = sources;
+    const messages: ChatMessage[] = [];
+    const keep = (input: ViewInput): void => {
+      const id = input.state.id;
+      const changes = sources.changes.get(id);
+      if (changes) input.changes = changes;
+      const changeError = sources.changeError(id);
+      if (changeError) input.changeError = changeError;
+      const quoted = input.replyTo ?? input.state.reply?.id;
+      const quote = quoted !== undefined ? this._quoteOf(sources.held(quoted)) : undefined;
+      if (quote) input.quote = quote;
+      messages.push(this._memo.view(input, selfId));
+    };
+    for (const frame of sources.confirmed) {
+      const own = frame.from.id === selfId;
+      keep({ state: frame, own, changes: [], ...(own ? { status: receipts.statusOf({ seq: frame.seq }) } : {}) });
+    }
+    for (const { entry, seq, ts } of sources.acked) {
+      keep({ state: this._ownState(entry, sources.from, seq, ts), own: true, changes: [], status: receipts.statusOf({ seq }), ...replyOf(entry) });
+    }
+    for (const entry of sources.unsent) {
+      const error = errorOf(entry);
+      const input: ViewInput = {
+        state: this._ownState(entry, sources.from),
+        own: true,
+        changes: [],
+        status: receipts.statusOf({ failed: error !== undefined }),
+        ...replyOf(entry),
+      };
+      if (error) input.error = error;
+      keep(input);
+    }
+    this._memo.done();
+    return messages;
+  }
+
+  /** The quote of a held message in its current state (made once per state). */
+  private _quoteOf(message: MessageFrame | undefined): QuotedMessage | undefined {
+    if (!message) return undefined;
+    let quote = this._quotes.get(message);
+    if (!quote) this._quotes.set(message, (quote = quoteOf(message)));
+    return quote;
+  }
+
+  /** An own message not in the run yet, as a message state (made once per entry, seq, ts and sender). */
+  private _ownState(entry: MessageEntry, from: User, seq?: number, ts?: number): MessageState {
+    const key = `${seq ?? ''}|${ts ?? ''}|${from.id}|${from.name}`;
+    const cached = this._ownStates.get(entry);
+    if (cached?.key === key) return cached.state;
+    const state: MessageState = { id: entry.id, conv: entry.conv, from, ts: ts ?? entry.ts };
+    if (seq !== undefined) state.seq = seq;
+    if (entry.text !== undefined) state.text = entry.text;
+    if (entry.file !== undefined) state.file = entry.file;
+    this._ownStates.set(entry, { key, state });
+    return state;
+  }
+}
+
+function replyOf(entry: MessageEntry): { replyTo?: string } {
+  return entry.reply !== undefined ? { replyTo: entry.reply } : {};
 }
