@@ -148,7 +148,7 @@ function checkWebhook(
 
 function presenceTimings(graceMs: number, heartbeatMs: number, staleMs: number): RelayConfig['presence'] {
   // A relay is declared dead only after missing at least one heartbeat and a half.
-  if (staleMs < 2 * heartbeatMs) throw new ConfigError(`PRESENCE_STALE_MS (${staleMs}) must be at least twice PRESENCE_HEARTBEAT_MS (${heartbeatMs})`);
+  if (staleMs < 4 * heartbeatMs) throw new ConfigError(`PRESENCE_STALE_MS (${staleMs}) must be at least four times PRESENCE_HEARTBEAT_MS (${heartbeatMs}): a relay is dropped only after missing several heartbeats`);
   return { graceMs, heartbeatMs, staleMs };
 }
 
