@@ -1,6 +1,6 @@
 import { expect, fixture, html } from '@open-wc/testing';
 import { sendKeys } from '@web/test-runner-commands';
-import { FakeClientV11 as FakeClient } from './test/fake-client-v11.js';
+import { FakeClient } from './test/fake-client.js';
 import { deep, mount, settle } from './test/helpers.js';
 import { beforeEach, describe, it } from './test/mocha.js';
 import type { ChatRoom } from './chat-room.js';

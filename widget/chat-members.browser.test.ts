@@ -4,7 +4,7 @@ import { emulateMedia } from '@web/test-runner-commands';
 import { ChatMembers, lastSeenText, MAX_SHOWN, presenceText } from './chat-members.js';
 import { clientContext } from './context.js';
 import { define } from './define.js';
-import { FakeClientV11 as FakeClient } from './test/fake-client-v11.js';
+import { FakeClient } from './test/fake-client.js';
 import { settle } from './test/helpers.js';
 import { afterEach, describe, it } from './test/mocha.js';
 import type { Member } from './client/types.js';

@@ -1,8 +1,7 @@
 import { expect, oneEvent, waitUntil } from '@open-wc/testing';
 import { emulateMedia, resetMouse, sendKeys, sendMouse } from '@web/test-runner-commands';
 import { message } from './test/fake-client.js';
-import { mountV11 } from './test/fake-client-v11.js';
-import { deep, deepActiveElement, deepAll, messageElements, settle } from './test/helpers.js';
+import { deep, deepActiveElement, deepAll, messageElements, mount, settle } from './test/helpers.js';
 import { afterEach, beforeEach, describe, it } from './test/mocha.js';
 import type { ChatRoom } from './chat-room.js';
 
@@ -50,7 +49,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - a menu button beside each live message: hidden until hover or focus, a WAI-ARIA menu button', async () => {
-    const { el } = await mountV11({ messages: [message(1), message(2, { own: true })] });
+    const { el } = await mount({ messages: [message(1), message(2, { own: true })] });
     const button = menuButton(el, 'm1')!;
     expect(button.getAttribute('aria-haspopup')).to.equal('menu');
     expect(button.getAttribute('aria-expanded')).to.equal('false');
@@ -72,7 +71,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - own messages offer reply, react, edit, delete; others reply and react; a moderator may delete any', async () => {
-    const { el, client } = await mountV11({ messages: [message(1), message(2, { own: true })] });
+    const { el, client } = await mount({ messages: [message(1), message(2, { own: true })] });
     await openMenu(el, 'm2');
     expect(menuItems(el, 'm2')).to.deep.equal(['reply', 'react', 'edit', 'delete']);
     await sendKeys({ press: 'Escape' });
@@ -85,7 +84,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - keyboard: Enter opens on the first item, arrows move and wrap, Home/End, Escape closes back to the button', async () => {
-    const { el } = await mountV11({ messages: [message(1, { own: true })] });
+    const { el } = await mount({ messages: [message(1, { own: true })] });
     await openMenu(el, 'm1');
     const button = menuButton(el, 'm1')!;
     expect(button.getAttribute('aria-expanded')).to.equal('true');
@@ -112,7 +111,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - one tab stop for all menu buttons: Tab lands on the newest, arrows and Home/End move between messages', async () => {
-    const { el, client } = await mountV11({ messages: [message(1), message(2, { deleted: true, text: undefined } as never), message(3), message(4)] });
+    const { el, client } = await mount({ messages: [message(1), message(2, { deleted: true, text: undefined } as never), message(3), message(4)] });
     const stops = () => messageElements(el).filter((m) => deep(m, '[part="actions-button"]')?.getAttribute('tabindex') === '0');
     const focusedMessage = () => messageElements(el).find((m) => m.shadowRoot!.activeElement?.getAttribute('part') === 'actions-button')?.dataset['messageId'];
     expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m4']);
@@ -148,7 +147,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - a newer message takes the tab stop while the user has not chosen one', async () => {
-    const { el, client } = await mountV11({ messages: [message(1), message(2)] });
+    const { el, client } = await mount({ messages: [message(1), message(2)] });
     const stops = () => messageElements(el).filter((m) => deep(m, '[part="actions-button"]')?.getAttribute('tabindex') === '0');
     expect(stops().map((m) => m.dataset['messageId'])).to.deep.equal(['m2']);
     client.set({ messages: [...client.snapshot.messages, message(3)] });
@@ -157,7 +156,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - a click elsewhere or Tab away closes the menu', async () => {
-    const { el } = await mountV11({ messages: [message(1), message(2)] });
+    const { el } = await mount({ messages: [message(1), message(2)] });
     menuButton(el, 'm1')!.click();
     await settle(el);
     expect(deep(messageEl(el, 'm1'), '[role="menu"]')).to.not.equal(null);
@@ -172,7 +171,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('edit - inline: Enter saves through the client, Escape cancels; only own messages', async () => {
-    const { el, client } = await mountV11({ messages: [message(1, { own: true, text: 'helo' })] });
+    const { el, client } = await mount({ messages: [message(1, { own: true, text: 'helo' })] });
     await openMenu(el, 'm1');
     await sendKeys({ press: 'End' });
     await sendKeys({ press: 'ArrowLeft' });
@@ -208,7 +207,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('edit - the Save button saves, an unchanged or blank text is not sent', async () => {
-    const { el, client } = await mountV11({ messages: [message(1, { own: true, text: 'same' })] });
+    const { el, client } = await mount({ messages: [message(1, { own: true, text: 'same' })] });
     await openMenu(el, 'm1');
     deep<HTMLButtonElement>(messageEl(el, 'm1'), '[data-action="edit"]')!.click();
     await settle(el);
@@ -235,18 +234,18 @@ describe('chat-room-message actions', () => {
 
   it('edit - the edited marker, "saving…" while the edit is pending', async () => {
     const edited = Date.UTC(2025, 0, 1, 13, 0);
-    const { el, client } = await mountV11({ messages: [message(1, { own: true, text: 'new text', edited, pending: ['edit'] } as never)] });
+    const { el, client } = await mount({ messages: [message(1, { own: true, text: 'new text', edited, pending: ['edit'] } as never)] });
     const marker = () => deep(messageEl(el, 'm1'), '[part="edited"]')!;
     expect(marker().textContent!.trim()).to.equal('saving…');
     expect(marker().title).to.match(/^Edited at /);
-    client.change('m1', { pending: undefined, rev: 5 });
+    client.change('m1', { pending: [] });
     await settle(el);
     expect(marker().textContent!.trim()).to.equal('edited');
     expect(deep(messageEl(el, 'm1'), '[part="text"]')!.textContent).to.equal('new text');
   });
 
   it('delete - through the menu; the message becomes a tombstone without actions, text, file or reactions', async () => {
-    const { el, client } = await mountV11({
+    const { el, client } = await mount({
       messages: [message(1, { own: true, reactions: [{ emoji: '👍', users: ['bob'], mine: false }] } as never), message(2)],
     });
     await openMenu(el, 'm1');
@@ -272,7 +271,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reactions - chips with counts, names in the tooltip, mine pressed; a click toggles through the client', async () => {
-    const { el, client } = await mountV11({
+    const { el, client } = await mount({
       members,
       messages: [
         message(1, {
@@ -302,7 +301,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reactions - the picker: React opens 8 emoji as checkable menu items; Enter reacts; Escape goes back to the menu', async () => {
-    const { el, client } = await mountV11({ messages: [message(1, { reactions: [{ emoji: '❤️', users: ['alice'], mine: true }] } as never)] });
+    const { el, client } = await mount({ messages: [message(1, { reactions: [{ emoji: '❤️', users: ['alice'], mine: true }] } as never)] });
     await openMenu(el, 'm1');
     await sendKeys({ press: 'ArrowRight' });
     expect(activePart()).to.equal('react');
@@ -338,7 +337,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reply - the composer shows the quoted message; Escape or × cancels; the send carries the reply', async () => {
-    const { el, client } = await mountV11({ messages: [message(1, { text: 'question?' }), message(2, { from: CAROL, text: 'other' })] });
+    const { el, client } = await mount({ messages: [message(1, { text: 'question?' }), message(2, { from: CAROL, text: 'other' })] });
     await openMenu(el, 'm1');
     await sendKeys({ press: 'Enter' });
     await settle(el);
@@ -374,7 +373,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reply - files attached while answering answer the message too, and end the reply', async () => {
-    const { el, client } = await mountV11({ messages: [message(1)] });
+    const { el, client } = await mount({ messages: [message(1)] });
     menuButton(el, 'm1')!.click();
     await settle(el);
     deep<HTMLButtonElement>(messageEl(el, 'm1'), '[data-action="reply"]')!.click();
@@ -391,7 +390,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('reply - the reply request does not leak out of <chat-room>', async () => {
-    const { el } = await mountV11({ messages: [message(1)] });
+    const { el } = await mount({ messages: [message(1)] });
     let leaked = 0;
     const count = () => leaked++;
     el.addEventListener('chat-room-reply', count);
@@ -415,7 +414,7 @@ describe('chat-room-message actions', () => {
       reply: { id: 'm1', seq: 1, from: BOB, text: 'line 1' },
     } as never);
     const deletedQuote = message(32, { reply: { id: 'm2', seq: 2, from: BOB, deleted: true } } as never);
-    const { el } = await mountV11({ messages: [...many, reply, deletedQuote] });
+    const { el } = await mount({ messages: [...many, reply, deletedQuote] });
     el.style.height = '300px';
     await settle(el);
     const quote = deep<HTMLButtonElement>(messageEl(el, 'm31'), '[part="quote"]')!;
@@ -438,7 +437,7 @@ describe('chat-room-message actions', () => {
 
   it('reply - when no list takes the request, the message scrolls to the quoted one itself', async () => {
     const many = Array.from({ length: 30 }, (_, i) => message(i + 1));
-    const { el } = await mountV11({ messages: [...many, message(31, { reply: { id: 'm1', seq: 1, from: BOB, text: 'x' } } as never)] });
+    const { el } = await mount({ messages: [...many, message(31, { reply: { id: 'm1', seq: 1, from: BOB, text: 'x' } } as never)] });
     el.style.height = '300px';
     await settle(el);
     const list = deep(el, 'chat-room-message-list')!;
@@ -462,7 +461,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('edit - a change the relay refused shows why, with a button that dismisses it', async () => {
-    const { el, client } = await mountV11({
+    const { el, client } = await mount({
       messages: [message(1, { own: true, changeError: { code: 'forbidden', change: 'edit' } } as never)],
     });
     const line = deep(messageEl(el, 'm1'), '.actions[role="status"]')!;
@@ -472,7 +471,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('actions - deleted and failed messages have no menu', async () => {
-    const { el } = await mountV11({
+    const { el } = await mount({
       messages: [
         message(1, { deleted: true, text: undefined } as never),
         { ...message(0, { own: true, status: 'failed', error: { code: 'rate_limited' } }), id: 'x', seq: undefined },
@@ -483,7 +482,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('languages - lang="de": the menu, tombstone, edited marker, chips and the reply preview speak German', async () => {
-    const { el } = await mountV11({
+    const { el } = await mount({
       members,
       messages: [
         message(1, { own: true, edited: 1, reactions: [{ emoji: '👍', users: ['bob', 'alice'], mine: true }] } as never),
@@ -502,7 +501,7 @@ describe('chat-room-message actions', () => {
   });
 
   it('accessible: menu, picker, editor, reactions, quotes, tombstone and reply preview (light and dark)', async () => {
-    const { el } = await mountV11({
+    const { el } = await mount({
       members,
       messages: [
         message(1, { reactions: [{ emoji: '👍', users: ['bob', 'alice'], mine: true }], edited: 1 } as never),

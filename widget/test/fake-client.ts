@@ -4,12 +4,14 @@
  * only, so the view tests do not depend on the client core or a relay.
  */
 import type {
+  BanResult,
   ChatClient,
   ChatClientEvent,
   ChatClientOptions,
   ChatMessage,
   ChatSnapshot,
   FileRef,
+  SendOptions,
   UploadState,
   User,
 } from '../client/types.js';
@@ -29,6 +31,9 @@ export function emptySnapshot(overrides: Partial<ChatSnapshot> = {}): ChatSnapsh
     firstUnreadSeq: null,
     uploads: [],
     limits: { maxTextChars: 4000, maxUploadBytes: 25 * 1024 * 1024 },
+    refusal: null,
+    unread: 0,
+    moderator: false,
     ...overrides,
   };
 }
@@ -104,8 +109,16 @@ export class FakeClient implements ChatClient {
     this.disposed = true;
   }
 
-  send(text: string, file?: FileRef): ChatMessage {
-    this._record('send', text, file);
+  /** Recorded as (text, file) or, with options, (text, file, options): the options' file counts as the file. */
+  send(text: string, fileOrOptions?: FileRef | SendOptions, options?: SendOptions): ChatMessage {
+    let file: FileRef | undefined;
+    if (fileOrOptions && 'url' in fileOrOptions) file = fileOrOptions;
+    else if (fileOrOptions) {
+      options = fileOrOptions;
+      file = fileOrOptions.file;
+    }
+    if (options?.reply !== undefined) this._record('send', text, file, { reply: options.reply });
+    else this._record('send', text, file);
     const sent: ChatMessage = {
       id: `local-${this._nextId++}`,
       conv: this.snapshot.conversation,
@@ -144,8 +157,9 @@ export class FakeClient implements ChatClient {
     this._record('markRead', seq);
   }
 
-  upload(file: Blob & { name?: string }, text?: string): UploadState {
-    this._record('upload', file, text);
+  upload(file: Blob & { name?: string }, text?: string, options?: { reply?: string }): UploadState {
+    if (options) this._record('upload', file, text, options);
+    else this._record('upload', file, text);
     const state: UploadState = { id: `u${this._nextId++}`, name: file.name ?? 'file', size: file.size, loaded: 0, state: 'uploading' };
     this.set({ uploads: [...this.snapshot.uploads, state] });
     return state;
@@ -165,6 +179,32 @@ export class FakeClient implements ChatClient {
 
   fileUrl(file: FileRef): string {
     return `http://relay.test${file.url}`;
+  }
+
+  edit(messageId: string, text: string): void {
+    this._record('edit', messageId, text);
+  }
+
+  delete(messageId: string): void {
+    this._record('delete', messageId);
+  }
+
+  react(messageId: string, emoji: string, on: boolean): void {
+    this._record('react', messageId, emoji, on);
+  }
+
+  dismissChangeError(messageId: string): void {
+    this._record('dismissChangeError', messageId);
+  }
+
+  async ban(userId: string, until?: number): Promise<BanResult> {
+    this._record('ban', userId, until);
+    return { ok: true };
+  }
+
+  /** Replaces one message of the snapshot (by id), as the core does after a change. */
+  change(id: string, changes: Partial<ChatMessage>): void {
+    this.set({ messages: this.snapshot.messages.map((m) => (m.id === id ? { ...m, ...changes } : m)) });
   }
 
   private _record(method: string, ...args: unknown[]): void {
