@@ -139,6 +139,22 @@ describe('chat-room launcher', () => {
     expect(button(el).getBoundingClientRect().left, 'end is the left in RTL').to.be.below(100);
   });
 
+  it('launcher - a page rule sizing chat-room neither moves the button nor blocks the page around it', async () => {
+    const style = document.createElement('style');
+    style.textContent = 'chat-room { height: 30rem; width: 100%; }';
+    document.head.append(style);
+    try {
+      const { el } = await mountLauncher();
+      const box = button(el).getBoundingClientRect();
+      expect(window.innerHeight - box.bottom).to.be.within(19, 21);
+      const hit = document.elementFromPoint(box.left - 30, box.top - 60);
+      expect(hit).to.not.equal(el);
+      expect(document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2)).to.equal(el);
+    } finally {
+      style.remove();
+    }
+  });
+
   it('launcher - accessible closed and open', async () => {
     const { el } = await mountLauncher({ messages: [message(1)], unread: 1 } as Partial<ChatSnapshot>);
     await expect(el).to.be.accessible();

@@ -196,8 +196,9 @@ export class ChatRoom extends LitElement {
       }
       .panel {
         position: absolute;
-        inset-block-end: calc(100% + 12px);
+        inset-block-end: calc(var(--chat-room-launcher-size, 56px) + 12px);
         inset-inline-end: 0;
+        pointer-events: auto;
         box-sizing: border-box;
         display: flex;
         flex-direction: column;

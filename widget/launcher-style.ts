@@ -12,12 +12,14 @@ export const LAUNCHER_CSS = `
   inset-block-end: var(--chat-room-launcher-inset-block, 20px);
   inset-inline-end: var(--chat-room-launcher-inset-inline, 20px);
   display: block;
-  width: auto;
-  height: auto;
+  width: var(--chat-room-launcher-size, 56px);
+  height: var(--chat-room-launcher-size, 56px);
   min-width: 0;
   border: none;
   background: none;
   overflow: visible;
+  /* A page rule such as chat-room { height: 100% } must not turn the host into an invisible wall. */
+  pointer-events: none;
   font-family: var(--chat-room-font, system-ui, sans-serif);
   font-size: var(--chat-room-font-size, 15px);
 }
@@ -27,7 +29,10 @@ export const LAUNCHER_CSS = `
 }
 .launcher {
   box-sizing: border-box;
-  position: relative;
+  position: absolute;
+  inset-block-end: 0;
+  inset-inline-end: 0;
+  pointer-events: auto;
   display: grid;
   place-items: center;
   width: var(--chat-room-launcher-size, 56px);
