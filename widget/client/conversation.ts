@@ -283,6 +283,8 @@ export class Conversation implements ChatClient {
         if (!this._disposed) this.send(text ?? '', file, reply !== undefined ? { reply } : undefined);
       },
       onError: (error) => this._emit({ type: 'error', ...error }),
+      // Offline (or the relay unreachable): wait for the connection instead of failing at once.
+      canStart: () => this._port.state === 'open',
     });
   }
 
@@ -557,6 +559,7 @@ export class Conversation implements ChatClient {
       return;
     }
     if (frame.limits) this._limits = { maxTextChars: frame.limits.maxTextChars, maxUploadBytes: frame.limits.maxUploadBytes };
+    this._uploads.resume();
     this._joiner.welcomed();
     this._joiner.join();
     this._invalidate();

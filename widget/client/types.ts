@@ -84,7 +84,8 @@ export interface UploadState {
   name: string;
   size: number;
   loaded: number;
-  state: 'uploading' | 'failed' | 'done' | 'cancelled';
+  /** `waiting`: started (or cut off) while the connection was down; it begins when the connection is back (lost on reload). */
+  state: 'waiting' | 'uploading' | 'failed' | 'done' | 'cancelled';
   /** Why it `failed`: a code and its parameters (e.g. `file_too_large` with `maxBytes`). */
   error?: ChatError;
 }

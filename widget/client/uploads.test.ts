@@ -46,7 +46,7 @@ class FakeXhr implements XhrLike {
 
 const FILE_REF: FileRef = { url: '/files/abcdefghijklmnopqrstuv', name: 'cat picture.png', size: 2048, type: 'image/png' };
 
-function setup(maxBytes = 10_000) {
+function setup(maxBytes = 10_000, online: { value: boolean } = { value: true }) {
   const done: Array<{ file: FileRef; text: string | undefined }> = [];
   const errors: ChatError[] = [];
   let n = 0;
@@ -62,6 +62,7 @@ function setup(maxBytes = 10_000) {
     onChange: () => snapshots++,
     onDone: (file, text) => done.push({ file, text }),
     onError: (error) => errors.push(error),
+    canStart: () => online.value,
   });
   return { uploads, done, errors, changes: () => snapshots };
 }
@@ -177,5 +178,34 @@ describe('uploads', () => {
     assert.equal(formatBytes(25 * 1024 * 1024), '25 MB');
     assert.equal(formatBytes(1536), '1.5 KB');
     assert.equal(formatBytes(1000), '1000 bytes');
+  });
+
+  test('uploads - started offline, an upload waits (no request) and begins when the connection is back; one cut off offline waits again', () => {
+    const online = { value: false };
+    const { uploads, done, errors } = setup(10_000, online);
+    uploads.start(file(2048), 'later');
+    assert.equal(only(uploads.list).state, 'waiting');
+    assert.equal(FakeXhr.all.length, 0);
+    online.value = true;
+    uploads.resume();
+    assert.equal(only(uploads.list).state, 'uploading');
+    online.value = false;
+    FakeXhr.all[0]!.onerror?.({});
+    assert.deepEqual([only(uploads.list).state, errors], ['waiting', []]);
+    online.value = true;
+    uploads.resume();
+    FakeXhr.all[1]!.respond(201, FILE_REF);
+    assert.deepEqual(done, [{ file: FILE_REF, text: 'later' }]);
+  });
+
+  test('uploads - a waiting upload can be cancelled; more than 20 at once are refused', () => {
+    const online = { value: false };
+    const { uploads, errors } = setup(10_000, online);
+    const waiting = uploads.start(file(10));
+    uploads.cancel(waiting.id);
+    assert.deepEqual(uploads.list, []);
+    for (let i = 0; i < 21; i++) uploads.start(file(10));
+    assert.equal(uploads.list.filter((u) => u.state === 'waiting').length, 20);
+    assert.deepEqual(errors.map((e) => e.code), ['outbox_full']);
   });
 });

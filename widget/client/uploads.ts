@@ -1,8 +1,10 @@
 /**
  * File uploads: XMLHttpRequest rather than fetch, because only XHR reports upload progress
  * in every browser. Each upload is a small state machine (uploading → done | failed |
- * cancelled, failed → uploading on retry); a finished upload hands its FileRef to the
- * client, which sends it as a message.
+ * cancelled, failed → uploading on retry; waiting → uploading when the connection is back:
+ * an upload started, or cut off by the network, while offline waits instead of failing); a
+ * finished upload hands its FileRef to the client, which sends it as a message. Waiting
+ * uploads are held in memory only (the file is not stored): a reload forgets them.
  */
 import * as v from 'valibot';
 import { ErrorCode, FileRef } from '../../protocol/index.js';
@@ -42,7 +44,14 @@ export interface UploadsOptions {
   onDone: (file: FileRef, text: string | undefined, reply: string | undefined) => void;
   /** An upload failed: the error with the file's `name` among its parameters. */
   onError: (error: ChatError) => void;
+  /** Whether an upload can start now (the relay connection is up); default: always. */
+  canStart?: () => boolean;
 }
+
+export const UploadDefaults = {
+  /** Uploads held at once (each holds its file in memory); more are refused (`outbox_full`). */
+  maxJobs: 20,
+} as const;
 
 interface Job {
   state: UploadState;
@@ -67,33 +76,39 @@ export class Uploads {
 
   start(file: UploadFile, text?: string, reply?: string): UploadState {
     const job: Job = {
-      state: { id: this._o.makeId(), name: file.name || 'file', size: file.size, loaded: 0, state: 'uploading' },
+      state: { id: this._o.makeId(), name: file.name || 'file', size: file.size, loaded: 0, state: 'waiting' },
       file,
       text: text?.trim() ? text : undefined,
       reply,
       xhr: null,
     };
     this._jobs.push(job);
-    this._begin(job);
+    if (this._jobs.length > UploadDefaults.maxJobs) this._fail(job, ClientErrorCode.outboxFull, { max: UploadDefaults.maxJobs });
+    else this._beginOrWait(job);
     return job.state;
+  }
+
+  /** The connection is back: waiting uploads begin. */
+  resume(): void {
+    for (const job of this._jobs) if (job.state.state === 'waiting') this._beginOrWait(job);
   }
 
   cancel(id: string): void {
     const job = this._job(id);
-    if (job?.state.state !== 'uploading') return;
+    if (job?.state.state !== 'uploading' && job?.state.state !== 'waiting') return;
     this._set(job, { state: 'cancelled' });
   }
 
   retry(id: string): void {
     const job = this._job(id);
     if (job?.state.state !== 'failed') return;
-    this._begin(job);
+    this._beginOrWait(job);
   }
 
   dismiss(id: string): void {
     const job = this._job(id);
     if (!job) return;
-    if (job.state.state === 'uploading') this._set(job, { state: 'cancelled' });
+    if (job.state.state === 'uploading' || job.state.state === 'waiting') this._set(job, { state: 'cancelled' });
     else this._remove(job);
   }
 
@@ -104,9 +119,14 @@ export class Uploads {
     }
   }
 
-  private _begin(job: Job): void {
+  private _beginOrWait(job: Job): void {
     const max = this._o.maxBytes();
     if (job.file.size > max) return this._fail(job, ClientErrorCode.fileTooLarge, { maxBytes: max });
+    if (this._o.canStart?.() === false) this._set(job, { state: 'waiting', loaded: 0, error: undefined });
+    else this._begin(job);
+  }
+
+  private _begin(job: Job): void {
     this._set(job, { state: 'uploading', loaded: 0, error: undefined });
     let request: UploadRequest;
     let xhr: XhrLike;
@@ -127,7 +147,10 @@ export class Uploads {
       if (current()) this._finished(job, xhr);
     };
     xhr.onerror = xhr.ontimeout = () => {
-      if (current()) this._fail(job, ClientErrorCode.uploadNetwork);
+      if (!current()) return;
+      // Cut off because the connection went: it goes again when the connection is back.
+      if (this._o.canStart?.() === false) this._set(job, { state: 'waiting', loaded: 0 });
+      else this._fail(job, ClientErrorCode.uploadNetwork);
     };
     xhr.onabort = () => {
       if (current()) this._set(job, { state: 'cancelled' });
