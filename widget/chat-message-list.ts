@@ -299,7 +299,7 @@ export class ChatMessageList extends LitElement {
         data-status=${(m.own && m.status) || nothing}
         ?show-sender=${!m.own && !grouped}
         ?grouped=${grouped}
-        exportparts="message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, actions-button, actions-menu, action, reactions, reaction, reaction-picker, quote, edited, tombstone, edit-input"
+        exportparts="message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, actions-button, actions-menu, action, reactions, reaction, reaction-picker, quote, edited, tombstone, edit-input, link"
         .message=${m}
       ></chat-room-message>`;
   }

@@ -147,6 +147,7 @@ const CLIENT_KEYS = ['relay', 'conversation', 'token', 'user', 'name', 'session'
  * @csspart status - The ticks of an own message.
  * @csspart thumbnail - An image attachment's thumbnail.
  * @csspart file-link - A non-image attachment's download link.
+ * @csspart link - A link in a message's text.
  * @csspart retry-button - The retry button of a failed message.
  * @csspart divider - The unread messages divider.
  * @csspart day - A day separator ("Today", "Yesterday", a date).
@@ -544,7 +545,7 @@ export class ChatRoom extends LitElement {
       ${refusal ? this._renderRefusal(refusal, false) : html`<chat-room-connection exportparts="banner"></chat-room-connection>`}
       <chat-room-members exportparts="members, member, member-online, member-banned, presence-dot"></chat-room-members>
       <chat-room-message-list
-        exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, day, new-messages, to-bottom, load-older, actions-button, actions-menu, action, reactions, reaction, reaction-picker, quote, edited, tombstone, edit-input"
+        exportparts="list, message, bubble, sender, text, meta, status, thumbnail, file-link, retry-button, divider, day, new-messages, to-bottom, load-older, actions-button, actions-menu, action, reactions, reaction, reaction-picker, quote, edited, tombstone, edit-input, link"
       ></chat-room-message-list>
       <chat-room-typing exportparts="typing"></chat-room-typing>
       <chat-room-uploads exportparts="uploads, upload, progress"></chat-room-uploads>
