@@ -470,6 +470,17 @@ describe('chat-room-message actions', () => {
     expect(client.callsTo('dismissChangeError')).to.deep.equal([['m1']]);
   });
 
+  it('links - addresses in the text are links (new tab, no referrer); the text is never HTML', async () => {
+    const { el } = await mount({ messages: [message(1, { text: 'see https://example.org/a_(b). or <b>me</b>' })] });
+    const text = deep(messageEl(el, 'm1'), '[part="text"]')!;
+    expect(text.textContent).to.equal('see https://example.org/a_(b). or <b>me</b>');
+    const links = [...text.querySelectorAll('a')];
+    expect(links.map((a) => [a.getAttribute('href'), a.textContent, a.target, a.rel, a.getAttribute('part')])).to.deep.equal([
+      ['https://example.org/a_(b)', 'https://example.org/a_(b)', '_blank', 'noopener noreferrer nofollow', 'link'],
+    ]);
+    expect(text.querySelector('b')).to.equal(null);
+  });
+
   it('actions - deleted and failed messages have no menu', async () => {
     const { el } = await mount({
       messages: [
@@ -507,7 +518,8 @@ describe('chat-room-message actions', () => {
         message(1, { reactions: [{ emoji: '👍', users: ['bob', 'alice'], mine: true }], edited: 1 } as never),
         message(2, { deleted: true, text: undefined } as never),
         message(3, { own: true, reply: { id: 'm1', seq: 1, from: BOB, text: 'message 1' }, reactions: [{ emoji: '🎉', users: ['carol'], mine: false }] } as never),
-        message(4, { own: true, text: 'to edit' }),
+        message(4, { own: true, text: 'to edit, see www.example.org' }),
+        message(5, { text: 'mail me at someone@example.org' }),
       ],
     });
     await openMenu(el, 'm1');

@@ -17,6 +17,7 @@ import { quoteStyles, renderQuote } from './chat-reply-preview.js';
 import { fullDateTime, humanSize, statusText, timeLabel } from './format.js';
 import { en, LocaleController, type StringKey } from './i18n/index.js';
 import { clockIcon, paperclipIcon } from './icons.js';
+import { linkified } from './linkify.js';
 import { buttons, srOnly } from './styles.js';
 import type { ChangeError, ChatMessage, FileRef, Member } from './client/types.js';
 
@@ -61,6 +62,7 @@ const tabStops = new WeakMap<Node, { message: ChatMessageElement; chosen: boolea
  * @csspart bubble - The bubble (also `tombstone` once the message is deleted).
  * @csspart sender - The sender's name above messages from others.
  * @csspart text - The message text.
+ * @csspart link - A link in the text (http(s), www. and e-mail addresses become links; nothing else).
  * @csspart meta - Time and status line.
  * @csspart status - The tick marks of an own message.
  * @csspart thumbnail - An image attachment's thumbnail.
@@ -404,7 +406,7 @@ export class ChatMessageElement extends LitElement {
   private _renderContent(m: ChatMessage): TemplateResult {
     return html`${m.reply ? renderQuote(m.reply, this._l.locale, this._show) : nothing}
     ${m.file ? this._renderFile(m.file) : nothing}
-    ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text" dir="auto">${m.text}</div>` : nothing}`;
+    ${this._draft !== null ? this._renderEditor() : m.text ? html`<div part="text" class="text" dir="auto">${linkified(m.text)}</div>` : nothing}`;
   }
 
   private _renderTombstone(pending: boolean): TemplateResult {
