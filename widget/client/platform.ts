@@ -44,12 +44,6 @@ export function watchPageHide(onHide: () => void): () => void {
   return listen('pagehide', onHide);
 }
 
-/** The browser's IndexedDB, or null (Node; some private modes). */
-export function browserIndexedDB(): IDBFactory | null {
-  const factory = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
-  return factory && typeof factory.open === 'function' ? factory : null;
-}
-
 /** A message or upload id: a UUID where available (secure contexts), random hex otherwise. */
 export function newId(): string {
   const crypto = (globalThis as { crypto?: { randomUUID?: () => string; getRandomValues?: (a: Uint8Array) => Uint8Array } }).crypto;

@@ -187,7 +187,7 @@ export interface ChatSession {
   dispose(): void;
 }
 
-/** The key-value storage the core uses (localforage's shape; the default is a small IndexedDB store). */
+/** The key-value storage the core uses (localforage's shape; the default is localforage itself). */
 export interface KeyValueStorage {
   getItem<T>(key: string): Promise<T | null>;
   setItem<T>(key: string, value: T): Promise<T>;
