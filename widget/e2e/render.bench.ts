@@ -6,16 +6,22 @@
  *      1,000 messages, CacheDefaults.cap): navigation start → the newest message rendered,
  *      on screen (the list renders a window around it, not all 1,000).
  *   3. The bundle's size, raw and gzip -9 (what the relay serves).
- * Run: npx tsx widget/e2e/render.bench.ts [runs]
+ * Run: npx tsx widget/e2e/render.bench.ts [runs] [--bundle path/to/chat-room.js]
+ * (--bundle measures another build, e.g. an older commit's, under the same conditions;
+ * its chunks, if any, are served from the chat-room/ folder beside it).
  */
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { TestClient } from '../../relay/test/harness.js';
 import { CacheDefaults } from '../client/cache.js';
-import { BUNDLE, ensureBundle, launchChromium, openChat, serveHtml, startRelayWithWidget, startSite } from './support.js';
+import { startRelay } from '../../relay/test/harness.js';
+import { BUNDLE, ensureBundle, launchChromium, openChat, serveHtml, startSite } from './support.js';
 
-const RUNS = Number(process.argv[2] ?? 7);
+const args = process.argv.slice(2);
+const bundleAt = args.indexOf('--bundle');
+const OTHER_BUNDLE = bundleAt >= 0 ? args.splice(bundleAt, 2)[1] : undefined;
+const RUNS = Number(args[0] ?? 7);
 const MESSAGES = 1000;
 
 function median(values: number[]): number {
@@ -93,11 +99,11 @@ document.body.append(room);
 }
 
 async function main(): Promise<void> {
-  ensureBundle();
-  const raw = readFileSync(BUNDLE);
+  const bundle = OTHER_BUNDLE ?? ensureBundle();
+  const raw = readFileSync(bundle);
   const gzip = gzipSync(raw, { level: 9 });
   // Seeding 1,000 messages from one session would hit the default rate limit.
-  const relay = await startRelayWithWidget({ env: { RATE_LIMIT: '100000', RATE_BURST: '100000' } });
+  const relay = await startRelay({ env: { RATE_LIMIT: '100000', RATE_BURST: '100000', WIDGET_BUNDLE: bundle } });
   const site = await startSite(() => relay);
   const browser = await launchChromium();
   try {
@@ -154,7 +160,7 @@ async function main(): Promise<void> {
 
     const fmt = (values: number[]) =>
       `median ${median(values).toFixed(0)} ms (min ${Math.min(...values).toFixed(0)}, max ${Math.max(...values).toFixed(0)}, ${values.length} loads)`;
-    console.log(`bundle dist/chat-room.js: ${(raw.length / 1024).toFixed(1)} KiB raw, ${(gzip.length / 1024).toFixed(1)} KiB gzip -9`);
+    console.log(`entry ${bundle === BUNDLE ? 'dist/chat-room.js' : bundle}: ${(raw.length / 1024).toFixed(1)} KiB raw, ${(gzip.length / 1024).toFixed(1)} KiB gzip -9 (the complete widget: see the build's size budget)`);
     console.log(`render ${MESSAGES} messages from one snapshot, navigation start → newest on screen: ${fmt(viewTimes)}`);
     console.log(`reload with the real client and a warm cache (${cached} cached messages) → newest on screen: ${fmt(cacheTimes)}`);
   } finally {

@@ -60,6 +60,10 @@ export const ar: Catalogue = {
   'message.editLabel': 'تعديل الرسالة',
   'message.save': 'حفظ',
   'message.cancel': 'إلغاء',
+  'message.editFailed': 'لم تُعدَّل: {reason}',
+  'message.deleteFailed': 'لم تُحذف: {reason}',
+  'message.reactFailed': 'لم يُحفظ التفاعل: {reason}',
+  'message.dismiss': 'إخفاء',
   'actions.button': 'إجراءات الرسالة',
   'actions.reply': 'رد',
   'actions.react': 'تفاعل',
@@ -77,6 +81,7 @@ export const ar: Catalogue = {
   'members.seen': 'آخر ظهور {time}',
   'members.never': 'لم يظهر بعد',
   'members.banned': 'محظور',
+  'members.more': '+{count}',
   'members.you': '{name} (أنت)',
 
   'composer.label': 'الرسالة',

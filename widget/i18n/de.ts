@@ -53,6 +53,10 @@ export const de: Catalogue = {
   'message.editLabel': 'Nachricht bearbeiten',
   'message.save': 'Speichern',
   'message.cancel': 'Abbrechen',
+  'message.editFailed': 'Nicht bearbeitet: {reason}',
+  'message.deleteFailed': 'Nicht gelöscht: {reason}',
+  'message.reactFailed': 'Reaktion nicht gespeichert: {reason}',
+  'message.dismiss': 'Schließen',
   'actions.button': 'Aktionen für die Nachricht',
   'actions.reply': 'Antworten',
   'actions.react': 'Reagieren',
@@ -70,6 +74,7 @@ export const de: Catalogue = {
   'members.seen': 'zuletzt online {time}',
   'members.never': 'noch nicht gesehen',
   'members.banned': 'gesperrt',
+  'members.more': '+{count}',
   'members.you': '{name} (Sie)',
 
   'composer.label': 'Nachricht',

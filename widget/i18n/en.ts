@@ -63,6 +63,10 @@ export const en = {
   'message.editLabel': 'Edit message',
   'message.save': 'Save',
   'message.cancel': 'Cancel',
+  'message.editFailed': 'Not edited: {reason}',
+  'message.deleteFailed': 'Not deleted: {reason}',
+  'message.reactFailed': 'Reaction not saved: {reason}',
+  'message.dismiss': 'Dismiss',
   'actions.button': 'Message actions',
   'actions.reply': 'Reply',
   'actions.react': 'React',
@@ -80,6 +84,7 @@ export const en = {
   'members.seen': 'last seen {time}',
   'members.never': 'not seen yet',
   'members.banned': 'banned',
+  'members.more': '+{count}',
   'members.you': '{name} (you)',
 
   // Composer

@@ -53,6 +53,10 @@ export const es: Catalogue = {
   'message.editLabel': 'Editar el mensaje',
   'message.save': 'Guardar',
   'message.cancel': 'Cancelar',
+  'message.editFailed': 'No editado: {reason}',
+  'message.deleteFailed': 'No eliminado: {reason}',
+  'message.reactFailed': 'Reacción no guardada: {reason}',
+  'message.dismiss': 'Cerrar',
   'actions.button': 'Acciones del mensaje',
   'actions.reply': 'Responder',
   'actions.react': 'Reaccionar',
@@ -70,6 +74,7 @@ export const es: Catalogue = {
   'members.seen': 'visto por última vez {time}',
   'members.never': 'aún no visto',
   'members.banned': 'bloqueado',
+  'members.more': '+{count}',
   'members.you': '{name} (tú)',
 
   'composer.label': 'Mensaje',

@@ -53,6 +53,10 @@ export const fr: Catalogue = {
   'message.editLabel': 'Modifier le message',
   'message.save': 'Enregistrer',
   'message.cancel': 'Annuler',
+  'message.editFailed': 'Non modifié : {reason}',
+  'message.deleteFailed': 'Non supprimé : {reason}',
+  'message.reactFailed': 'Réaction non enregistrée : {reason}',
+  'message.dismiss': 'Fermer',
   'actions.button': 'Actions sur le message',
   'actions.reply': 'Répondre',
   'actions.react': 'Réagir',
@@ -70,6 +74,7 @@ export const fr: Catalogue = {
   'members.seen': 'vu {time}',
   'members.never': 'pas encore vu',
   'members.banned': 'banni',
+  'members.more': '+{count}',
   'members.you': '{name} (vous)',
 
   'composer.label': 'Message',

@@ -53,6 +53,10 @@ export const he: Catalogue = {
   'message.editLabel': 'עריכת ההודעה',
   'message.save': 'שמירה',
   'message.cancel': 'ביטול',
+  'message.editFailed': 'לא נערכה: {reason}',
+  'message.deleteFailed': 'לא נמחקה: {reason}',
+  'message.reactFailed': 'התגובה לא נשמרה: {reason}',
+  'message.dismiss': 'סגירה',
   'actions.button': 'פעולות על ההודעה',
   'actions.reply': 'תגובה',
   'actions.react': 'הוספת תגובה',
@@ -70,6 +74,7 @@ export const he: Catalogue = {
   'members.seen': 'נראה/תה לאחרונה {time}',
   'members.never': 'עדיין לא נראה/תה',
   'members.banned': 'חסום/ה',
+  'members.more': '+{count}',
   'members.you': '{name} (את/ה)',
 
   'composer.label': 'הודעה',
