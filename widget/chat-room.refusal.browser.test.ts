@@ -107,6 +107,25 @@ describe('chat-room refusals', () => {
     expect((await errorFrom(el, client, 'unauthorized', { reason: 'expired' })).refusal).to.equal('expired');
   });
 
+  it('chat-room - the core\'s snapshot.refusal drives the state: shown, told once (with the event), cleared when the core gets in again', async () => {
+    const { el, client } = await mount();
+    const details: ChatRoomErrorDetail[] = [];
+    el.addEventListener('chat-room-error', (event) => details.push(event.detail));
+    client.emit({ type: 'error', code: 'forbidden', params: { reason: 'removed' } });
+    client.set({ refusal: { code: 'forbidden', params: { reason: 'removed' } } });
+    await settle(el);
+    expect(el.refusal).to.equal('removed');
+    expect(refusal(el)!.textContent).to.contain('You can no longer write in this conversation.');
+    expect(details.map((d) => d.refusal)).to.deep.equal(['removed']);
+    client.set({ refusal: null });
+    await settle(el);
+    expect(el.refusal).to.equal(null);
+    expect((composer(el) as ChatComposer).disabled).to.equal(false);
+    client.set({ refusal: { code: 'unauthorized', params: { reason: 'invalid' } }, connection: 'closed' });
+    await settle(el);
+    expect(el.refusal).to.equal('unauthorized');
+  });
+
   it('chat-room - errors that a retry fixes, or about one message, refuse nothing', async () => {
     const { el, client } = await mount();
     for (const code of ['rate_limited', 'unavailable', 'bad_frame', 'storage', 'token_failed']) {

@@ -629,6 +629,7 @@ export class ChatRoom extends LitElement {
     }
     this._disposeClient();
     this._refusal = null;
+    this._refusalFromSnapshot = false;
     if (!this.relay || !this.conversation) return;
 
     const refused = configRefusal({
