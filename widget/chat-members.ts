@@ -1,6 +1,6 @@
 import { css, html, LitElement, nothing, type TemplateResult } from 'lit';
 import { SnapshotController } from './controller.js';
-import { en, english, LocaleController, type Locale, type StringKey } from './i18n/index.js';
+import { english, LocaleController, type Locale } from './i18n/index.js';
 import { srOnly } from './styles.js';
 import type { Member } from './client/types.js';
 
@@ -46,9 +46,9 @@ export function presenceText(member: Member, now: number = Date.now(), locale: L
   return locale.t('members.never');
 }
 
-/** "+3 more" (just "+3" until the catalogues have the words). */
+/** "+3": how many more members there are than the strip shows. */
 function moreText(count: number, locale: Locale): string {
-  return 'members.more' in en ? locale.t('members.more' as StringKey, { count }) : `+${locale.number(count)}`;
+  return locale.t('members.more', { count });
 }
 
 /** Online first, then the most recently seen; names break ties so the order is stable. */

@@ -465,7 +465,8 @@ describe('chat-room-message actions', () => {
       messages: [message(1, { own: true, changeError: { code: 'forbidden', change: 'edit' } } as never)],
     });
     const line = deep(messageEl(el, 'm1'), '.actions[role="status"]')!;
-    expect(line.querySelector('.error')!.textContent).to.match(/not allowed here/);
+    expect(line.querySelector('.error')!.textContent).to.equal('Not edited: not allowed here');
+    expect(line.querySelector('button')!.textContent).to.equal('Dismiss');
     line.querySelector('button')!.click();
     expect(client.callsTo('dismissChangeError')).to.deep.equal([['m1']]);
   });

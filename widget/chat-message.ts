@@ -15,7 +15,7 @@ import {
 import { reactionChips, reactionStyles, renderPicker, renderReactions } from './chat-reactions.js';
 import { quoteStyles, renderQuote } from './chat-reply-preview.js';
 import { fullDateTime, humanSize, statusText, timeLabel } from './format.js';
-import { en, LocaleController, type StringKey } from './i18n/index.js';
+import { LocaleController } from './i18n/index.js';
 import { clockIcon, paperclipIcon } from './icons.js';
 import { linkified } from './linkify.js';
 import { buttons, srOnly } from './styles.js';
@@ -453,13 +453,9 @@ export class ChatMessageElement extends LitElement {
   private _renderChangeError(m: ChatMessage, error: ChangeError): TemplateResult {
     const locale = this._l.locale;
     const reason = locale.error(error);
-    const key = CHANGE_FAILED[error.change] as string;
-    // Until every catalogue has the words for each change, the generic "Not sent: …".
-    const words = key in en ? locale.t(key as StringKey, { reason }) : locale.t('status.failed', { reason });
-    const dismiss = 'message.dismiss' in en ? locale.t('message.dismiss' as StringKey) : locale.t('upload.dismiss');
     return html`<div class="actions" role="status">
-      <span class="error">${words}</span>
-      <button type="button" @click=${() => this._client.value?.dismissChangeError(m.id)}>${dismiss}</button>
+      <span class="error">${locale.t(CHANGE_FAILED[error.change], { reason })}</span>
+      <button type="button" @click=${() => this._client.value?.dismissChangeError(m.id)}>${locale.t('message.dismiss')}</button>
     </div>`;
   }
 
