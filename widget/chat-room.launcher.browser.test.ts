@@ -193,6 +193,54 @@ describe('chat-room notify', () => {
     expect(document.title).to.equal('Support');
   });
 
+  it('notify - a desktop notification only while the page is hidden; permission asked only from a gesture in the widget', async () => {
+    const shown: { title: string; body: string | undefined }[] = [];
+    let asked = 0;
+    class FakeNotification {
+      static permission: NotificationPermission = 'default';
+      static requestPermission(): Promise<NotificationPermission> {
+        asked++;
+        FakeNotification.permission = 'granted';
+        return Promise.resolve('granted');
+      }
+      onclick: (() => void) | null = null;
+      constructor(title: string, options?: NotificationOptions) {
+        shown.push({ title, body: options?.body });
+      }
+      close(): void {}
+    }
+    const native = Object.getOwnPropertyDescriptor(window, 'Notification');
+    Object.defineProperty(window, 'Notification', { configurable: true, writable: true, value: FakeNotification });
+    const clients: FakeClient[] = [];
+    try {
+      const el = await fixture<ChatRoom>(
+        html`<chat-room
+          notify
+          relay="ws://relay.test/ws"
+          conversation="c1"
+          user="alice"
+          .clientFactory=${(options: ChatClientOptions) => {
+            const client = new FakeClient(options);
+            clients.push(client);
+            return client;
+          }}
+        ></chat-room>`,
+      );
+      await settle(el);
+      expect(asked, 'nothing asked on load').to.equal(0);
+      el.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true }));
+      expect(asked).to.equal(1);
+      clients[0]!.emit({ type: 'message', message: message(7, { text: 'visible page' }) });
+      expect(shown, 'no notification while the page is visible').to.deep.equal([]);
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      clients[0]!.emit({ type: 'message', message: message(8, { text: 'Are you there?' }) });
+      expect(shown).to.deep.equal([{ title: 'New message from Bob', body: 'Are you there?' }]);
+    } finally {
+      delete (document as unknown as Record<string, unknown>)['visibilityState'];
+      if (native) Object.defineProperty(window, 'Notification', native);
+    }
+  });
+
   it('notify - without the attribute the title is left alone', async () => {
     document.title = 'Support';
     const el = await fixture<ChatRoom>(
