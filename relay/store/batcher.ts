@@ -6,7 +6,12 @@
  * queue of tiny ones. Order is kept: items are committed, and
  * their promises settle, in the order they were added.
  */
-export type FlushFn<I, R> = (batch: I[]) => Promise<R[]> | R[];
+export type FlushFn<I, R> = (batch: I[]) => Promise<Array<R | ItemFailure>> | Array<R | ItemFailure>;
+
+/** A flush result that fails only its own item (the others of the batch still resolve). */
+export class ItemFailure {
+  constructor(readonly error: unknown) {}
+}
 
 interface Pending<I, R> {
   item: I;
@@ -73,7 +78,11 @@ export class Batcher<I, R> {
     if (batch.length === 0) return;
     try {
       const results = await this._flush(batch.map((p) => p.item));
-      batch.forEach((p, i) => p.resolve(results[i] as R));
+      batch.forEach((p, i) => {
+        const result = results[i];
+        if (result instanceof ItemFailure) p.reject(result.error);
+        else p.resolve(result as R);
+      });
     } catch (error) {
       for (const p of batch) p.reject(error);
     }

@@ -421,6 +421,20 @@ export function storeConformance(name: string, fixture: StoreFixture): void {
       assert.equal(stored(late).seq, 4);
     });
 
+    test('append and change - settle in call order, so acks go out in the order the frames came', async () => {
+      const conv = freshConv();
+      const order: string[] = [];
+      const track = <T>(label: string, p: Promise<T>) => p.then((v) => (order.push(label), v));
+      await Promise.all([
+        track('send m1', store.append(input(conv, 'm1'))),
+        track('edit m1', store.change(changeOf(conv, 'm1', alice, edit('e')))),
+        track('send m2', store.append(input(conv, 'm2'))),
+        track('react m2', store.change(changeOf(conv, 'm2', bob, react('👍')))),
+        track('send m3', store.append(input(conv, 'm3'))),
+      ]);
+      assert.deepEqual(order, ['send m1', 'edit m1', 'send m2', 'react m2', 'send m3']);
+    });
+
     test('replay - a retried change is unchanged with the same seq; a whole session replayed stores nothing new', async () => {
       const conv = freshConv();
       const session: Array<() => Promise<unknown>> = [

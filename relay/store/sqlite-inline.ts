@@ -6,8 +6,8 @@
  */
 import type { LogEvent, Member, User } from '../../protocol/index.js';
 import { Batcher } from './batcher.js';
-import { diskErrors, SqliteDatabase, toAppendResult, type AppendOutcome } from './sqlite-db.js';
-import { runGroupOutcomes, type Op, type Outcome } from './sqlite-ops.js';
+import { diskErrors, SqliteDatabase } from './sqlite-db.js';
+import { runGroupResults, type Op } from './sqlite-ops.js';
 import type {
   AppendInput,
   AppendResult,
@@ -30,19 +30,19 @@ export interface InlineSqliteStoreOptions {
 
 export class InlineSqliteStore implements Store {
   private readonly _db: SqliteDatabase;
-  private readonly _batcher: Batcher<Op, Outcome>;
+  private readonly _batcher: Batcher<Op, unknown>;
 
   constructor(options: InlineSqliteStoreOptions) {
     this._db = new SqliteDatabase(options.path);
-    this._batcher = new Batcher((ops) => runGroupOutcomes(this._db, ops), options.maxBatch ?? 1000);
+    this._batcher = new Batcher((ops) => runGroupResults(this._db, ops), options.maxBatch ?? 1000);
   }
 
   async epoch(): Promise<string> {
     return this._db.epoch;
   }
 
-  async append(input: AppendInput): Promise<AppendResult> {
-    return toAppendResult(input, (await this._write({ t: 'append', input })) as AppendOutcome);
+  append(input: AppendInput): Promise<AppendResult> {
+    return this._batcher.add({ t: 'append', input }) as Promise<AppendResult>;
   }
 
   /** Appends a batch in one transaction, synchronously. Public for the benchmark. */
@@ -50,8 +50,8 @@ export class InlineSqliteStore implements Store {
     return this._db.appendBatch(batch);
   }
 
-  async change(input: ChangeInput): Promise<ChangeResult> {
-    return (await this._write({ t: 'change', input })) as ChangeResult;
+  change(input: ChangeInput): Promise<ChangeResult> {
+    return this._write({ t: 'change', input }) as Promise<ChangeResult>;
   }
 
   async range(conv: string, after: number, limit: number): Promise<Page<LogEvent>> {
@@ -70,28 +70,28 @@ export class InlineSqliteStore implements Store {
     return diskErrors(() => this._db.head(conv));
   }
 
-  async addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
-    return (await this._write({ t: 'addMember', conv, user })) as { member: Member; isNew: boolean };
+  addMember(conv: string, user: User): Promise<{ member: Member; isNew: boolean }> {
+    return this._write({ t: 'addMember', conv, user }) as Promise<{ member: Member; isNew: boolean }>;
   }
 
-  async setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
-    return (await this._write({ t: 'setCursor', conv, userId, update })) as Member | null;
+  setCursor(conv: string, userId: string, update: CursorUpdate): Promise<Member | null> {
+    return this._write({ t: 'setCursor', conv, userId, update }) as Promise<Member | null>;
   }
 
   async members(conv: string): Promise<Member[]> {
     return diskErrors(() => this._db.members(conv, Date.now()));
   }
 
-  async setSeen(conv: string, userId: string, ts: number): Promise<void> {
-    await this._write({ t: 'setSeen', conv, userId, ts });
+  setSeen(conv: string, userId: string, ts: number): Promise<void> {
+    return this._write({ t: 'setSeen', conv, userId, ts }) as Promise<void>;
   }
 
-  async ban(ban: Ban): Promise<void> {
-    await this._write({ t: 'ban', ban });
+  ban(ban: Ban): Promise<void> {
+    return this._write({ t: 'ban', ban }) as Promise<void>;
   }
 
-  async unban(conv: string, userId: string): Promise<boolean> {
-    return (await this._write({ t: 'unban', conv, userId })) as boolean;
+  unban(conv: string, userId: string): Promise<boolean> {
+    return this._write({ t: 'unban', conv, userId }) as Promise<boolean>;
   }
 
   async banOf(conv: string, userId: string, now: number): Promise<Ban | null> {
@@ -103,16 +103,16 @@ export class InlineSqliteStore implements Store {
     this._db.enableWebhooks();
   }
 
-  async claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]> {
-    return (await this._write({ t: 'claim', owner, now, leaseMs, limit })) as QueuedWebhook[];
+  claimWebhooks(owner: string, now: number, leaseMs: number, limit: number): Promise<QueuedWebhook[]> {
+    return this._write({ t: 'claim', owner, now, leaseMs, limit }) as Promise<QueuedWebhook[]>;
   }
 
-  async completeWebhook(id: string, owner: string): Promise<void> {
-    await this._write({ t: 'complete', id, owner });
+  completeWebhook(id: string, owner: string): Promise<void> {
+    return this._write({ t: 'complete', id, owner }) as Promise<void>;
   }
 
-  async failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    await this._write({ t: 'fail', id, owner, retryAt, error });
+  failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    return this._write({ t: 'fail', id, owner, retryAt, error }) as Promise<void>;
   }
 
   async webhookBacklog(): Promise<number> {
@@ -124,9 +124,8 @@ export class InlineSqliteStore implements Store {
     this._db.close();
   }
 
-  private async _write(op: Op): Promise<unknown> {
-    const outcome = await this._batcher.add(op);
-    if (!outcome.ok) throw outcome.error;
-    return outcome.value;
+  /** Every write settles straight from the batcher, so writes settle in call order (acks go out in order). */
+  private _write(op: Op): Promise<unknown> {
+    return this._batcher.add(op);
   }
 }

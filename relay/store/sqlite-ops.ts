@@ -5,7 +5,8 @@
  * every operation in call order, so a change right after an append finds the message.
  */
 import type { User } from '../../protocol/index.js';
-import { isDiskError, type SqliteDatabase } from './sqlite-db.js';
+import { ItemFailure } from './batcher.js';
+import { isDiskError, toAppendResult, type AppendOutcome, type SqliteDatabase } from './sqlite-db.js';
 import { StoreUnavailableError, type AppendInput, type Ban, type ChangeInput, type CursorUpdate } from './types.js';
 
 export type Op =
@@ -33,8 +34,6 @@ const READS = new Set<Op['t']>(['range', 'before', 'message', 'head', 'members',
 
 /** Whether the operation writes (and so needs a transaction and a commit before it is answered). */
 export const isWrite = (op: Op): boolean => !READS.has(op.t);
-
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export function run(db: SqliteDatabase, op: Op): unknown {
   switch (op.t) {
@@ -119,9 +118,15 @@ export function runGroup(db: SqliteDatabase, group: readonly Op[], settle: Settl
   for (let i = 0; i < values.length; i++) settle(i, true, values[i]);
 }
 
-/** runGroup's outcomes as a list (for a Batcher). */
-export function runGroupOutcomes(db: SqliteDatabase, group: readonly Op[]): Outcome[] {
-  const outcomes = new Array<Outcome>(group.length);
-  runGroup(db, group, (i, ok, value) => (outcomes[i] = ok ? { ok: true, value } : { ok: false, error: value }));
-  return outcomes;
+/**
+ * runGroup's results as a list for a Batcher: each operation's final value (an append's
+ * AppendResult, built from its input), or an ItemFailure that rejects only that operation.
+ */
+export function runGroupResults(db: SqliteDatabase, group: readonly Op[]): unknown[] {
+  const results = new Array<unknown>(group.length);
+  runGroup(db, group, (i, ok, value) => {
+    const op = group[i]!;
+    results[i] = !ok ? new ItemFailure(value) : op.t === 'append' ? toAppendResult(op.input, value as AppendOutcome) : value;
+  });
+  return results;
 }

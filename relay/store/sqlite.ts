@@ -197,12 +197,12 @@ export class SqliteStore implements Store {
     return this._read((r) => r.members(conv, now), { t: 'members', conv, now });
   }
 
-  async setSeen(conv: string, userId: string, ts: number): Promise<void> {
-    await this._call({ t: 'setSeen', conv, userId, ts });
+  setSeen(conv: string, userId: string, ts: number): Promise<void> {
+    return this._call({ t: 'setSeen', conv, userId, ts }) as Promise<void>;
   }
 
-  async ban(ban: Ban): Promise<void> {
-    await this._call({ t: 'ban', ban });
+  ban(ban: Ban): Promise<void> {
+    return this._call({ t: 'ban', ban }) as Promise<void>;
   }
 
   unban(conv: string, userId: string): Promise<boolean> {
@@ -222,12 +222,12 @@ export class SqliteStore implements Store {
     return this._call({ t: 'claim', owner, now, leaseMs, limit }) as Promise<QueuedWebhook[]>;
   }
 
-  async completeWebhook(id: string, owner: string): Promise<void> {
-    await this._call({ t: 'complete', id, owner });
+  completeWebhook(id: string, owner: string): Promise<void> {
+    return this._call({ t: 'complete', id, owner }) as Promise<void>;
   }
 
-  async failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
-    await this._call({ t: 'fail', id, owner, retryAt, error });
+  failWebhook(id: string, owner: string, retryAt: number, error: string): Promise<void> {
+    return this._call({ t: 'fail', id, owner, retryAt, error }) as Promise<void>;
   }
 
   webhookBacklog(): Promise<number> {
