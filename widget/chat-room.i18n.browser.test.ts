@@ -32,6 +32,7 @@ describe('chat-room languages', () => {
     document.documentElement.lang = 'es';
     const { el } = await mount();
     await waitUntil(() => emptyText(el) === 'Todavía no hay mensajes.', 'not Spanish');
+    expect(el.hasAttribute('lang'), 'no lang="" (unknown language) on the element').to.equal(false);
     document.documentElement.lang = 'fr-CA';
     await waitUntil(() => emptyText(el) === 'Aucun message pour l’instant.', 'did not follow the page to French');
     expect(root(el).getAttribute('lang')).to.equal('fr-CA');

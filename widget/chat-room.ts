@@ -344,7 +344,7 @@ export class ChatRoom extends LitElement {
    * or a tag such as `de-AT` or `en-GB`). Default: the closest `lang` of the page (`<html lang>`),
    * followed when it changes.
    */
-  @property({ reflect: true }) override lang = '';
+  @property() override lang = '';
   /** Replaces any of the widget's words (keys of widget/i18n/en.ts), e.g. `{ 'composer.placeholder': 'Ask us anything…' }` (property only). */
   @property({ attribute: false }) strings: StringOverrides | undefined;
   /** `light` (default: the page decides), `dark`, or `auto` (follows the system's colour scheme). */
