@@ -1074,8 +1074,11 @@ function authMessage(error: unknown): string {
   return error instanceof AuthError ? error.message : 'token rejected';
 }
 
+/** The latest time a Date holds (ms); a ban beyond it is valid on the wire and lasts for good. */
+const MAX_DATE_MS = 8.64e15;
+
 function banMessage(conv: string, until: number | undefined): string {
-  return until === undefined ? `banned from ${conv}` : `banned from ${conv} until ${new Date(until).toISOString()}`;
+  return until === undefined || until > MAX_DATE_MS ? `banned from ${conv}` : `banned from ${conv} until ${new Date(until).toISOString()}`;
 }
 
 function isId(value: unknown): boolean {
