@@ -807,6 +807,11 @@ export class Hub {
       this._error(session, ErrorCode.forbidden, identity.role === Role.moderator ? `not allowed in ${conv}` : 'only moderators may ban', frame.ref, { conv });
       return;
     }
+    // As the server API does: 1e300 is an integer to the schema, but no store can keep it.
+    if (frame.until !== undefined && !Number.isSafeInteger(frame.until)) {
+      this._error(session, ErrorCode.badFrame, 'until must be a time in ms since the epoch', frame.ref, { conv });
+      return;
+    }
     try {
       await this._commitBan(conv, user, frame.until);
       const head = await this._store.head(conv);
@@ -856,9 +861,10 @@ export class Hub {
     try {
       // A joined session is not banned (a ban removes it); anyone else reading is checked.
       const [page, ban] = await Promise.all([
+        // Clamped: the schema takes any integer (1e300 is one), a store's column does not.
         frame.after !== undefined
-          ? this._store.range(conv, frame.after, limit)
-          : this._store.before(conv, frame.before ?? Number.MAX_SAFE_INTEGER, limit),
+          ? this._store.range(conv, Math.min(frame.after, Number.MAX_SAFE_INTEGER), limit)
+          : this._store.before(conv, Math.min(frame.before ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), limit),
         session.memberships.has(conv) ? null : this._store.banOf(conv, session.userId!, now),
       ]);
       rows = Math.max(1, page.messages.length);
