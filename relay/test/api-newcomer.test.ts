@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { JwtVerifier } from '../auth/jwt.js';
 import { apiCall, conversationPath as path } from './api-client.js';
-import { startRelay, type RelayProcess } from './harness.js';
+import { startRelay, TestClient, type RelayProcess } from './harness.js';
 
 const KEY = 'api-newcomer-key-5c0ffee5c0ffee5c0ffee';
 const SECRET = 'api-newcomer-jwt-secret-0123456789abcdef';
@@ -40,6 +40,21 @@ describe('api - as the READMEs describe it', () => {
     const error = response.body?.['error'] as { code: string; message: string };
     assert.equal(error.code, 'bad_frame');
     assert.match(error.message, /from\.name/);
+  });
+
+  test('protocol README - member: a first join reaches the others as member with since (the head then), then presence', async () => {
+    const signer = new JwtVerifier(SECRET);
+    const alice = await TestClient.login(relay.wsUrl, { token: await signer.sign({ sub: 'alice', convs: ['*'] }, '5m') });
+    await alice.join('member-doc');
+    assert.equal((await call('POST', path('member-doc', '/messages'), { id: 'first', from: { id: 'bot', name: 'Bot' }, text: 'hi' })).status, 201);
+    const dora = await TestClient.login(relay.wsUrl, { token: await signer.sign({ sub: 'dora', name: 'Dora', convs: ['*'] }, '5m') });
+    await dora.join('member-doc');
+    const member = await alice.next((f) => f.type === 'member' && f.member.id === 'dora');
+    assert.deepEqual(member.type === 'member' && member.member, { id: 'dora', name: 'Dora', delivered: 0, read: 0, since: 1 });
+    const presence = await alice.next((f) => f.type === 'presence' && f.user === 'dora');
+    assert.deepEqual(presence, { type: 'presence', conv: 'member-doc', user: 'dora', online: true });
+    alice.close();
+    dora.close();
   });
 
   test('api docs - a conversation nobody used has empty history and members (200, not 404)', async () => {
