@@ -43,7 +43,8 @@ export interface RelayConfig {
   webhook: { url: string; secret: string; concurrency: number; retryMinMs: number; retryMaxMs: number } | undefined;
 }
 
-const SETTINGS = {
+/** Every setting: its command-line flag and environment variable (README.md "Configuration" lists each). */
+export const SETTINGS = {
   port: { flag: 'port', env: 'PORT' },
   host: { flag: 'host', env: 'HOST' },
   dataDir: { flag: 'data-dir', env: 'DATA_DIR' },
