@@ -974,8 +974,22 @@ export class Hub {
   /** A frame for a conversation this session has not joined: `forbidden` while it is banned from it, else `not_joined`. */
   private _notJoined(session: Session, conv: string, message: string, ref: Ref, subject: Subject): void {
     const until = session.bannedFrom.get(conv);
-    if (until !== undefined && until > this._clock.now()) {
-      this._error(session, ErrorCode.forbidden, banMessage(conv, until === Infinity ? undefined : until), ref, subject);
+    const now = this._clock.now();
+    if (until !== undefined && until > now) {
+      // The ban may have been lifted through the server API since (on any relay, with no
+      // event to say so): the store has the last word. Only a banned session pays this read.
+      const refuse = (end: number | undefined) => this._error(session, ErrorCode.forbidden, banMessage(conv, end), ref, subject);
+      this._track(
+        this._store.banOf(conv, session.userId!, now).then(
+          (ban) => {
+            if (session.isClosed) return;
+            if (ban) return refuse(ban.until);
+            if (session.bannedFrom.get(conv) === until) session.bannedFrom.delete(conv);
+            this._error(session, ErrorCode.notJoined, message, ref, subject);
+          },
+          () => refuse(until === Infinity ? undefined : until),
+        ),
+      );
       return;
     }
     if (until !== undefined) session.bannedFrom.delete(conv);
