@@ -29,7 +29,8 @@ const Ref = v.optional(
     v.pipe(v.number(), v.check((n) => Number.isFinite(n), 'must be finite')),
   ]),
 );
-const Seq = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** Seqs and counts: integers a JavaScript number and PostgreSQL's bigint both hold exactly (1e300 is refused at the door). */
+const Seq = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 /**
  * NUL and unpaired UTF-16 surrogates cannot be stored (PostgreSQL rejects both) nor encoded
  * as valid UTF-8: refused here as a bad frame rather than failing deep in a store.
@@ -94,12 +95,14 @@ export const EMOJI_PATTERN = /^[^\p{L}\p{N}\p{White_Space}]{1,16}$/u;
 export const Emoji = v.pipe(
   v.string(),
   v.regex(EMOJI_PATTERN, 'must be 1-16 characters that are not letters, digits or spaces'),
+  // Joiners and variation selectors belong inside emoji, but alone (a zero-width space) they are an invisible reaction.
+  v.regex(/[^\p{Cf}\p{Cc}\p{M}\p{Z}]/u, 'must contain a visible character'),
   storable,
 );
 /** Text of an edit: the limits of `send`, and not blank (deleting is a separate frame). */
 const EditText = v.pipe(Text, v.check((t) => t.trim() !== '', 'must not be blank'));
 /** A moment in ms since the epoch (bans' `until`, presence's `seen`). */
-const Timestamp = v.pipe(v.number(), v.integer(), v.minValue(0));
+const Timestamp = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 
 /** v1.1: the author changes the text of their message. */
 export const EditFrame = v.object({ type: v.literal('edit'), conv: Id, id: Id, text: EditText, ref: Ref });

@@ -1,8 +1,8 @@
 /**
- * Numbers the schema accepts (non-negative "integers") but no store column holds: 1e300 is an
- * integer to JavaScript, and PostgreSQL's bigint refuses it. A client that sends one in
- * `history` (`after`, `before`) or a moderator's `ban` (`until`) must get an answer that
- * makes sense — an empty or newest page, a ban for good, or bad_frame — never `internal`
+ * Numbers no store column holds: 1e300 is an integer to JavaScript, and PostgreSQL's bigint
+ * refuses it. The schema now refuses seqs and times above 2^53 - 1 at the door; a client that
+ * sends one in `history` (`after`, `before`) or a moderator's `ban` (`until`) must get
+ * `bad_frame` with the conversation — never `internal`
  * (with an error logged each time, which a script could repeat at will). Run on SQLite and
  * on PostgreSQL.
  */
@@ -39,21 +39,26 @@ for (const storeKind of ['sqlite', 'postgres'] as const) {
       await pg?.dispose();
     });
 
-    test(`huge numbers (${storeKind}) - history after/before beyond any seq: an empty page / the newest page, not internal`, async () => {
+    test(`huge numbers (${storeKind}) - history after/before beyond any safe integer: bad_frame, not internal; 2^53-1 is a page`, async () => {
       const alice = await login('alice');
       await alice.join('huge');
       alice.send({ type: 'send', conv: 'huge', id: 'm1', text: 'one', ref: 's' });
       assert.equal((await alice.next(byRef('s'))).type, 'ack');
       for (const [i, n] of HUGE.entries()) {
         alice.send({ type: 'history', conv: 'huge', after: n, ref: `a${i}` });
-        const afterPage = await alice.next(byRef(`a${i}`));
-        assert.equal(afterPage.type, 'history', `after ${n}: ${JSON.stringify(afterPage)}`);
-        assert.deepEqual(afterPage.type === 'history' && afterPage.messages, []);
+        const afterAnswer = await alice.next(byRef(`a${i}`));
+        assert.equal(afterAnswer.type === 'error' && afterAnswer.code, 'bad_frame', `after ${n}: ${JSON.stringify(afterAnswer)}`);
         alice.send({ type: 'history', conv: 'huge', before: n, ref: `b${i}` });
-        const beforePage = await alice.next(byRef(`b${i}`));
-        assert.equal(beforePage.type, 'history', `before ${n}: ${JSON.stringify(beforePage)}`);
-        assert.deepEqual(beforePage.type === 'history' && beforePage.messages.map((m) => m.id), ['m1']);
+        const beforeAnswer = await alice.next(byRef(`b${i}`));
+        assert.equal(beforeAnswer.type === 'error' && beforeAnswer.code, 'bad_frame', `before ${n}: ${JSON.stringify(beforeAnswer)}`);
       }
+      const largest = Number.MAX_SAFE_INTEGER;
+      alice.send({ type: 'history', conv: 'huge', after: largest, ref: 'a-max' });
+      const afterPage = await alice.next(byRef('a-max'));
+      assert.deepEqual(afterPage.type === 'history' && afterPage.messages, []);
+      alice.send({ type: 'history', conv: 'huge', before: largest, ref: 'b-max' });
+      const beforePage = await alice.next(byRef('b-max'));
+      assert.deepEqual(beforePage.type === 'history' && beforePage.messages.map((m) => m.id), ['m1']);
       alice.close();
     });
 
