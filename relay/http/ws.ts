@@ -5,6 +5,7 @@
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { CloseCode, Limits } from '../../protocol/index.js';
 import { SendResult, type Hub, type Session, type WebSocketLike } from '../hub/index.js';
+import type { Topics } from '../hub/ports.js';
 import type { Uws } from '../uws.js';
 import { clientAddress, type TrustedProxies } from './client-address.js';
 import type { Cors } from './cors.js';
@@ -83,6 +84,9 @@ export function registerWebSocket(app: TemplatedApp, { uws, hub, cors, trustedPr
       data.session = undefined;
     },
   });
+  // After app.ws(): uWS creates its topic tree with the first WebSocket route (asked before, it crashes).
+  // Its pure-JS fallback (ALLOW_UWS_FALLBACK) has no topics: the hub then sends to each receiver itself.
+  if (hasTopics(app)) hub.useTopics(new UwsTopics(app));
 }
 
 /**
@@ -100,12 +104,76 @@ function utf8(text: string): Buffer {
   return lastBytes;
 }
 
+/** The native uWS has topics; the pure-JS fallback throws "Not implemented" for them. Only after app.ws(). */
+function hasTopics(app: TemplatedApp): boolean {
+  try {
+    app.numSubscribers('');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A uWS socket as the hub sees it, plus what UwsTopics needs of it. */
+interface UwsConnection extends WebSocketLike {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+}
+
+/**
+ * The hub's live fan-out on uWS topics: one `app.publish` per event, and uWS copies the bytes
+ * to every subscriber natively, corked, at the end of the event-loop turn (a socket's own
+ * send first writes what was published to it, so the order of its frames is kept).
+ */
+class UwsTopics implements Topics {
+  /** Bytes published in this turn and the previous one: what a subscriber may still have to write. */
+  private _thisTurn = 0;
+  private _lastTurn = 0;
+  private _turnEnds: NodeJS.Immediate | null = null;
+
+  constructor(private readonly _app: TemplatedApp) {}
+
+  subscribe(conn: WebSocketLike, topic: string): void {
+    (conn as UwsConnection).subscribe(topic);
+  }
+
+  unsubscribe(conn: WebSocketLike, topic: string): void {
+    (conn as UwsConnection).unsubscribe(topic);
+  }
+
+  publish(topic: string, text: string): void {
+    const bytes = utf8(text);
+    this._app.publish(topic, bytes, false, false);
+    this._thisTurn += bytes.length;
+    // uWS writes published frames in its check phase; whether that runs before or after this
+    // immediate is libuv's business, so a turn's bytes are counted until the next turn ends.
+    this._turnEnds ??= setImmediate(() => this._endTurn());
+  }
+
+  pendingBytes(): number {
+    return this._thisTurn + this._lastTurn;
+  }
+
+  private _endTurn(): void {
+    this._lastTurn = this._thisTurn;
+    this._thisTurn = 0;
+    this._turnEnds = this._lastTurn > 0 ? setImmediate(() => this._endTurn()) : null;
+  }
+}
+
 /** Adapts a uWS socket to the hub's WebSocketLike. */
-export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): WebSocketLike {
+export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): UwsConnection {
   let open = true;
   // Read now: a uWS socket throws on any access once it is closed.
   const data = ws.getUserData();
   return {
+    subscribe(topic: string): void {
+      if (open && !data.closed) ws.subscribe(topic);
+    },
+    unsubscribe(topic: string): void {
+      // A closed socket has left its topics already (and must not be touched).
+      if (open && !data.closed) ws.unsubscribe(topic);
+    },
     send(text: string): SendResult {
       if (!open) return SendResult.dropped;
       const status = ws.send(utf8(text), false);

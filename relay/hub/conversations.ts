@@ -1,12 +1,13 @@
 /**
  * The conversations this relay follows: which local sessions are joined to each, the bus
- * subscription that brings its events, and the sequencer that puts them back in seq order
- * before they fan out. A conversation is followed while at least one local session is
- * joined to it.
+ * subscription that brings its events, the sequencer that puts them back in seq order
+ * before they fan out, and which sessions' connections receive its live events through the
+ * transport's topic (see `Topics` in ports.ts). A conversation is followed while at least
+ * one local session is joined to it.
  */
 import type { Bus, BusEvent } from '../bus/types.js';
 import { logSeq } from './frames.js';
-import type { Clock } from './ports.js';
+import type { Clock, Topics } from './ports.js';
 import { Sequencer } from './sequencer.js';
 import type { Session } from './session.js';
 
@@ -14,6 +15,8 @@ interface Followed {
   sessions: Set<Session>;
   subscribed: Promise<void> | void;
   sequencer: Sequencer<BusEvent>;
+  /** Sessions whose connection is subscribed to the conversation's topic (live and keeping up). */
+  onTopic: Set<Session>;
 }
 
 export class Conversations {
@@ -24,6 +27,7 @@ export class Conversations {
     private readonly _clock: Clock,
     /** Hands an event, in seq order, to every local session joined to its conversation. */
     private readonly _fanOut: (conv: string, event: BusEvent, sessions: ReadonlySet<Session>) => void,
+    private readonly _topics: () => Topics,
   ) {}
 
   get size(): number {
@@ -39,6 +43,7 @@ export class Conversations {
         sessions,
         subscribed: this._bus().subscribe(conv),
         sequencer: new Sequencer((event) => this._fanOut(conv, event, sessions), this._clock),
+        onTopic: new Set(),
       };
       this._followed.set(conv, followed);
     }
@@ -54,6 +59,7 @@ export class Conversations {
     const followed = this._followed.get(conv);
     if (!followed) return { userStillHere: false, unfollowed: false };
     followed.sessions.delete(session);
+    this._unsubscribe(followed, session, conv);
     const userId = session.userId;
     let userStillHere = false;
     for (const other of followed.sessions) {
@@ -67,6 +73,37 @@ export class Conversations {
     this._followed.delete(conv);
     this._bus().unsubscribe(conv);
     return { userStillHere, unfollowed: true };
+  }
+
+  /** The session's connection receives the conversation's published events from now on (idempotent). */
+  subscribe(session: Session, conv: string): void {
+    const followed = this._followed.get(conv);
+    if (!followed || !followed.sessions.has(session) || followed.onTopic.has(session) || session.isClosed) return;
+    followed.onTopic.add(session);
+    this._topics().subscribe(session.conn, conv);
+  }
+
+  /** No more published events for this session (a new replay, or a client that does not keep up). */
+  unsubscribe(session: Session, conv: string): void {
+    const followed = this._followed.get(conv);
+    if (followed) this._unsubscribe(followed, session, conv);
+  }
+
+  isSubscribed(session: Session, conv: string): boolean {
+    return this._followed.get(conv)?.onTopic.has(session) ?? false;
+  }
+
+  /** One event to every subscribed session, serialized once by the caller. */
+  publish(conv: string, text: string): void {
+    this._topics().publish(conv, text);
+  }
+
+  pendingBytes(): number {
+    return this._topics().pendingBytes();
+  }
+
+  private _unsubscribe(followed: Followed, session: Session, conv: string): void {
+    if (followed.onTopic.delete(session)) this._topics().unsubscribe(session.conn, conv);
   }
 
   /** The head read after subscribing: tells the sequencer which seq the bus brings next. */

@@ -61,6 +61,7 @@ import { Conversations } from './conversations.js';
 import { frameSubject, logSeq, salvageSubject, serializeEvent, type HubEvent } from './frames.js';
 import { AuthError, canAccess, Role, type Authenticator, type Identity } from './handshake.js';
 import {
+  LocalTopics,
   noObserver,
   SendResult,
   systemClock,
@@ -70,6 +71,7 @@ import {
   type HubObserver,
   type Logger,
   type TimerHandle,
+  type Topics,
   type WebSocketLike,
 } from './ports.js';
 import { DEFAULT_PRESENCE_TIMINGS, Presence, type PresenceTimings } from './presence.js';
@@ -123,6 +125,8 @@ export class Hub {
   private readonly _busFactory: BusFactory;
   private _bus!: Bus;
   private readonly _conversations: Conversations;
+  /** Live fan-out: the transport's topics once it offers them (useTopics), else one send per receiver. */
+  private _topics: Topics = new LocalTopics((conn, conv) => this._refused(conn, conv));
   private readonly _typing: Typing;
   private _nextSessionId = 1;
   private readonly _sessions = new Set<Session>();
@@ -150,7 +154,12 @@ export class Hub {
     this._helloTimeoutMs = options.helloTimeoutMs ?? Limits.helloTimeoutMs;
     this._maxUploadBytes = options.maxUploadBytes;
     this._admission = new Admission(this.limits, this._clock);
-    this._conversations = new Conversations(() => this._bus, this._clock, (conv, event, sessions) => this._fanOut(conv, event, sessions));
+    this._conversations = new Conversations(
+      () => this._bus,
+      this._clock,
+      (conv, event, sessions) => this._fanOut(conv, event, sessions),
+      () => this._topics,
+    );
     this._typing = new Typing({
       clock: this._clock,
       expiryMs: options.typingExpiryMs ?? Limits.typingExpiryMs,
@@ -183,6 +192,11 @@ export class Hub {
       ban: (conv, user, until) => this._commitBan(conv, user, until),
       members: async (conv) => this._withPresence(conv, await this._store.members(conv), true),
     });
+  }
+
+  /** The transport's topics (uWS: app.publish); called before the first connection opens. */
+  useTopics(topics: Topics): void {
+    this._topics = topics;
   }
 
   async start(): Promise<void> {
@@ -492,6 +506,8 @@ export class Hub {
     // Joining again (e.g. after `resync`) restarts catch-up from the client's new `after`.
     const membership: Membership = { live: false, held: [], heldBytes: 0, overflowed: false };
     if (!session.memberships.has(conv)) this._observer.joinedSessions(1);
+    // A new replay: live events are held again until it ends, so they never overtake it.
+    this._conversations.unsubscribe(session, conv);
     session.memberships.set(conv, membership);
     const current = () => session.memberships.get(conv) === membership && !session.isClosed;
     // Sends to this conversation right behind the join wait until `joined` is out, so that
@@ -580,6 +596,8 @@ export class Hub {
         if (seq !== null && seq <= lastSent) continue;
         if (this._deliver(session, conv, event, text)) this._observer.frameOut(eventType(event), 1);
       }
+      // Caught up: from here on live events come through the conversation's topic.
+      if (!session.resyncPending.has(conv)) this._conversations.subscribe(session, conv);
     } catch (error) {
       if (session.memberships.get(conv) === membership) this._leave(session, conv);
       this._storeError(session, error, frame.ref, { conv });
@@ -921,7 +939,29 @@ export class Hub {
     if (sessions.size === 0) return;
     const text = serializeEvent(event); // once, however many receivers
     let sent = 0;
-    for (const session of sessions) if (this._deliver(session, conv, event, text)) sent++;
+    const bytes = Buffer.byteLength(text);
+    const pending = this._conversations.pendingBytes();
+    if (event.kind === 'typing' || pending + bytes > this.limits.sendQueueBytes / 2) {
+      // One send per receiver: typing goes to the others only (and is throttled: rare); and
+      // in a turn that already published half a queue's worth (a big commit batch under
+      // overload) each receiver's own queue is checked exactly, instead of assuming all of
+      // it may still be waiting for every receiver (which would send everyone `resync`).
+      for (const session of sessions) if (this._deliver(session, conv, event, text)) sent++;
+    } else {
+      // One publish to the conversation's topic reaches every caught-up receiver (natively on
+      // uWS); per receiver only its queue is checked, counting what was published but not yet
+      // written, so that nothing is handed to a connection past its bound (uWS would drop it).
+      const room = this.limits.sendQueueBytes - pending - bytes;
+      for (const session of sessions) {
+        const membership = session.memberships.get(conv);
+        if (!membership || session.isClosed) continue;
+        if (!membership.live) this._hold(membership, event, text);
+        else if (!this._conversations.isSubscribed(session, conv)) continue; // resync owed: it catches up then
+        else if (session.conn.bufferedAmount() > room) this._oweResync(session, conv);
+        else sent++;
+      }
+      if (sent > 0) this._conversations.publish(conv, text);
+    }
     if (sent > 0) this._observer.frameOut(eventType(event), sent);
   }
 
@@ -934,24 +974,40 @@ export class Hub {
     const membership = session.memberships.get(conv);
     if (!membership || session.isClosed) return false;
     if (!membership.live) {
-      if (membership.overflowed) return false;
-      if (membership.heldBytes + text.length > this.limits.catchUpBufferBytes) {
-        membership.overflowed = true;
-        membership.held.length = 0;
-        membership.heldBytes = 0;
-        return false;
-      }
-      membership.held.push({ event, text });
-      membership.heldBytes += text.length;
+      this._hold(membership, event, text);
       return false;
     }
     if (session.conn.bufferedAmount() > this.limits.sendQueueBytes || session.conn.send(text) === SendResult.dropped) {
-      if (session.resyncPending.size === 0) this._log.warn({ session: session.id, conv }, 'slow client: events not queued, resync owed');
-      session.resyncPending.add(conv);
-      session.markBackedUp(this._clock.now());
+      this._oweResync(session, conv);
       return false;
     }
     return true;
+  }
+
+  /** An event during the session's replay: kept (bounded) for the replay's end. */
+  private _hold(membership: Membership, event: HubEvent, text: string): void {
+    if (membership.overflowed) return;
+    if (membership.heldBytes + text.length > this.limits.catchUpBufferBytes) {
+      membership.overflowed = true;
+      membership.held.length = 0;
+      membership.heldBytes = 0;
+      return;
+    }
+    membership.held.push({ event, text });
+    membership.heldBytes += text.length;
+  }
+
+  /** Events of `conv` were not queued for this client: it leaves the topic, and gets `resync` once it has read. */
+  private _oweResync(session: Session, conv: string): void {
+    if (session.resyncPending.size === 0) this._log.warn({ session: session.id, conv }, 'slow client: events not queued, resync owed');
+    session.resyncPending.add(conv);
+    this._conversations.unsubscribe(session, conv);
+    session.markBackedUp(this._clock.now());
+  }
+
+  /** The fallback topics could not queue an event for this connection (see LocalTopics). */
+  private _refused(conn: WebSocketLike, conv: string): void {
+    for (const session of this._conversations.sessions(conv)) if (session.conn === conn) this._oweResync(session, conv);
   }
 
   /** v1.1: a ban reached this relay: the user's sessions leave the conversation, told why, and get nothing more of it. */
@@ -1010,7 +1066,8 @@ export class Hub {
     const convs = [...session.resyncPending];
     session.resyncPending.clear();
     for (const conv of convs) {
-      if (session.memberships.get(conv)?.live) this._reply(session, { type: 'resync', conv });
+      // Told to catch up: live events flow again (the client's rejoin replays what it missed).
+      if (session.memberships.get(conv)?.live && this._reply(session, { type: 'resync', conv })) this._conversations.subscribe(session, conv);
     }
   }
 

@@ -96,3 +96,57 @@ export const noObserver: HubObserver = {
   fannedOut() {},
   busReconnected() {},
 };
+
+/**
+ * Live events of a conversation to every connection that follows it, in one call per event.
+ * uWS's topics (`app.publish`) copy the bytes to each subscriber natively and write each
+ * socket once per event-loop turn (corked), where a JS loop of sends costs a native call and
+ * a write per receiver. The hub subscribes a connection only while its membership is live
+ * (after the join's replay) and it keeps up; it checks each receiver's queue before it
+ * publishes, so a topic never carries an event to a client that could not queue it.
+ */
+export interface Topics {
+  subscribe(conn: WebSocketLike, topic: string): void;
+  unsubscribe(conn: WebSocketLike, topic: string): void;
+  /** Queues `text` for every subscriber of `topic`, in publish order with the connection's other sends. */
+  publish(topic: string, text: string): void;
+  /**
+   * Bytes published that the transport may not have queued on every subscriber's socket yet
+   * (uWS writes published frames at the end of the event-loop turn): the hub adds them to a
+   * receiver's queue when it checks the bound.
+   */
+  pendingBytes(): number;
+}
+
+/**
+ * Topics without a transport's help (tests, fake connections): one send per subscriber, at
+ * once. A send the connection refuses is reported, so that it is repaired (resync), never lost.
+ */
+export class LocalTopics implements Topics {
+  private readonly _topics = new Map<string, Set<WebSocketLike>>();
+
+  constructor(private readonly _refused: (conn: WebSocketLike, topic: string) => void) {}
+
+  subscribe(conn: WebSocketLike, topic: string): void {
+    let conns = this._topics.get(topic);
+    if (!conns) this._topics.set(topic, (conns = new Set()));
+    conns.add(conn);
+  }
+
+  unsubscribe(conn: WebSocketLike, topic: string): void {
+    const conns = this._topics.get(topic);
+    if (!conns) return;
+    conns.delete(conn);
+    if (conns.size === 0) this._topics.delete(topic);
+  }
+
+  publish(topic: string, text: string): void {
+    const conns = this._topics.get(topic);
+    if (!conns) return;
+    for (const conn of [...conns]) if (conn.send(text) === SendResult.dropped) this._refused(conn, topic);
+  }
+
+  pendingBytes(): number {
+    return 0;
+  }
+}
