@@ -11,6 +11,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { minifySync } from 'rolldown/utils';
 import { defineConfig, type Plugin } from 'vite';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -78,12 +79,100 @@ function minifyCssTemplates(): Plugin {
   };
 }
 
+/**
+ * localforage from its ES sources instead of its UMD dist (which carries a browserify runtime,
+ * the `lie` Promise polyfill and the WebSQL driver): the WebSQL driver is left out (WebSQL is
+ * gone from browsers; localforage skips a driver it cannot use anyway, so the order stays
+ * IndexedDB, then localStorage), and `utils/promise.js` becomes the native Promise (it only
+ * `require`s `lie` where Promise is missing, and every browser that runs this bundle, ES2022,
+ * has one). Each edit must match the pinned source: an upgrade that changes it fails the build
+ * here instead of shipping a half-edited localforage.
+ */
+function slimLocalforage(): Plugin {
+  const src = fileURLToPath(new URL('../node_modules/localforage/src/', import.meta.url));
+  const edits: [string, string][] = [
+    ["import websqlDriver from './drivers/websql';\n", ''],
+    ['    WEBSQL: websqlDriver,\n', ''],
+    ['    DefaultDrivers.WEBSQL._driver,\n', ''],
+  ];
+  return {
+    name: 'chat-room:slim-localforage',
+    enforce: 'pre',
+    resolveId(source) {
+      return source === 'localforage' ? `${src}localforage.js` : null;
+    },
+    load(id) {
+      if (id === `${src}utils/promise.js`) return 'export default Promise;';
+      if (id !== `${src}localforage.js`) return null;
+      let code = readFileSync(id, 'utf8');
+      for (const [from, to] of edits) {
+        if (!code.includes(from)) throw new Error(`slim localforage: ${JSON.stringify(from)} not found in localforage.js`);
+        code = code.replace(from, to);
+      }
+      return code;
+    },
+  };
+}
+
+/**
+ * Shortens the project's private members (house rule: `_name`), the largest run of long names
+ * left after minification. rolldown's own `mangleProps` needs a single output chunk, so each
+ * chunk goes through oxc's minifier (rolldown's, the same engine) with one shared cache: a class
+ * used from two chunks gets the same short names in both.
+ *
+ * Only names that are safe to rename are touched: a `_name` the project's code reads as a
+ * property (`x._name`), that no dependency spells anywhere (Lit's `_$…` internals, localforage's
+ * `_config`, `_driver`…), and that never appears right after a quote in the project's code (the
+ * decorators' `__decorate(…, "_open")`, `'_x' in y`). No object stored in IndexedDB or
+ * localStorage, sent over the wire or posted between tabs has a `_` key (those are protocol
+ * and plain data types), so nothing persisted or shared between builds changes.
+ */
+function manglePrivates(): Plugin {
+  /** Read from outside the bundle: the e2e tab-sharing test asks a widget which role its session has. */
+  const reserved = new Set(['_sessionUsed']);
+  const members = new Set<string>();
+  const cache: Record<string, string | false> = {};
+  return {
+    name: 'chat-room:mangle-privates',
+    enforce: 'post',
+    transform(code, id) {
+      const ours = id.startsWith(root) && !id.includes('/node_modules/');
+      if (!ours) {
+        for (const [name] of code.matchAll(/_[A-Za-z]\w*/g)) reserved.add(name);
+        return null;
+      }
+      for (const access of code.match(/\._[A-Za-z]\w*/g) ?? []) members.add(access.slice(1));
+      for (const quoted of code.match(/['"`]_[A-Za-z]\w*/g) ?? []) reserved.add(quoted.slice(1));
+      return null;
+    },
+    renderChunk(code, chunk) {
+      const names = [...members].filter((name) => !reserved.has(name));
+      if (names.length === 0) return null;
+      const result = minifySync(chunk.fileName, code, {
+        module: true,
+        compress: false,
+        mangle: false,
+        codegen: false,
+        sourcemap: true,
+        mangleProps: { include: new RegExp(`^(?:${names.join('|')})$`), cache },
+      });
+      if (result.errors.length > 0) this.error(`mangling ${chunk.fileName}: ${result.errors.map((e) => e.message).join('; ')}`);
+      Object.assign(cache, result.mangleCache);
+      return { code: result.code, map: result.map };
+    },
+  };
+}
+
 /** Old chunks would pile up beside new ones (their names carry a hash): the chunk folder starts empty. */
 function cleanChunks(): Plugin {
+  let dir = outDir;
   return {
     name: 'chat-room:clean-chunks',
+    configResolved(config) {
+      dir = config.build.outDir;
+    },
     buildStart() {
-      rmSync(`${outDir}/${CHUNK_DIR}`, { recursive: true, force: true });
+      rmSync(`${dir}/${CHUNK_DIR}`, { recursive: true, force: true });
     },
   };
 }
@@ -92,9 +181,11 @@ function cleanChunks(): Plugin {
 function sizeBudget(): Plugin {
   return {
     name: 'chat-room:size-budget',
-    writeBundle(_options, bundle) {
+    writeBundle(options, bundle) {
+      // `--outDir` (a measurement into a scratch folder) is honoured.
+      const dir = options.dir ?? outDir;
       const budget = JSON.parse(readFileSync(fileURLToPath(new URL('./size-budget.json', import.meta.url)), 'utf8')) as Budget;
-      const gz = (file: string) => gzipSync(readFileSync(`${outDir}/${file}`), { level: 9 }).length;
+      const gz = (file: string) => gzipSync(readFileSync(`${dir}/${file}`), { level: 9 }).length;
       const chunks = Object.values(bundle).filter((item) => item.type === 'chunk');
       const entry = chunks.find((chunk) => chunk.isEntry);
       if (!entry) throw new Error('size budget: no entry chunk');
@@ -114,7 +205,7 @@ function sizeBudget(): Plugin {
       const complete = widgetBytes + largestLanguage;
       const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
       const lines = [
-        `size budget (gzip -9): entry ${kb(entryBytes)} of ${kb(budget.entry)}; complete widget ${kb(complete)} of ${kb(budget.widget)}`,
+        `size budget (gzip -9): entry ${kb(entryBytes)} of ${kb(budget.entry)}; complete widget ${kb(complete)} (${complete} bytes) of ${kb(budget.widget)}`,
         `  (${widget.size} files for an inline chat: ${kb(widgetBytes)}, plus the largest language: ${kb(largestLanguage)})`,
       ];
       if (complete > budget.goal) lines.push(`  the goal is ${kb(budget.goal)}: ${kb(complete - budget.goal)} to go`);
@@ -138,7 +229,7 @@ export default defineConfig({
   resolve: {
     conditions: ['browser', 'production'],
   },
-  plugins: [cleanChunks(), minifyCssTemplates(), sizeBudget()],
+  plugins: [cleanChunks(), slimLocalforage(), manglePrivates(), minifyCssTemplates(), sizeBudget()],
   build: {
     outDir,
     emptyOutDir: false,
