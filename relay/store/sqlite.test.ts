@@ -95,3 +95,23 @@ test('SqliteStore - on a file, reads see only committed appends, and every appen
   await store.close();
   await rm(base, { recursive: true, force: true });
 });
+
+test('SqliteStore - commit window: an idle store commits its first append alone; what arrives in later turns within the window goes in one transaction', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'chat-sqlite-window-'));
+  const batches: number[] = [];
+  const store = await SqliteStore.open({ path: join(base, 'chat.db'), commitWindowMs: 1000, onBatch: (size) => batches.push(size) });
+  const from = { id: 'a', name: 'A' };
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const first = store.append({ conv: 'c', id: 'm0', from, text: 'x', ts: 0 });
+  const later: Promise<unknown>[] = [];
+  for (let i = 1; i <= 5; i++) {
+    await turn();
+    later.push(store.append({ conv: 'c', id: `m${i}`, from, text: 'x', ts: i }));
+  }
+  await Promise.all([first, ...later]);
+  assert.deepEqual(batches, [1, 5]);
+  // Every acknowledged append is committed: a second connection (the main thread's reader) sees them.
+  assert.equal(await store.head('c'), 6);
+  await store.close();
+  await rm(base, { recursive: true, force: true });
+});
