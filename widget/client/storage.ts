@@ -1,9 +1,10 @@
 /**
  * Storage keys, what the core reads from a token, and the default storage: localforage
  * (IndexedDB, with its fallbacks where IndexedDB is missing or broken), database `chat-room`,
- * object store `client`. localforage is CommonJS and the largest thing the core would carry,
- * so it is imported only on first use: Node (tests) never loads it, and in the browser it is
- * its own chunk of the bundle, fetched while the relay connection is being opened.
+ * object store `client`. localforage is the largest thing the core would carry, so it is
+ * imported only on first use: Node (tests) never loads it. The browser bundle builds it from
+ * its ES sources without the WebSQL driver and puts it in the widget's chunk (every inline
+ * widget needs it at once): see widget/vite.config.ts.
  */
 import type { KeyValueStorage } from './types.js';
 
