@@ -12,6 +12,7 @@ import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { minifySync } from 'rolldown/utils';
+import { minify as terser, type SourceMapOptions } from 'terser';
 import { defineConfig, type Plugin } from 'vite';
 
 // Real paths: module ids are real paths, and a checkout may sit behind a symlink.
@@ -165,8 +166,51 @@ function manglePrivates(): Plugin {
 }
 
 /**
+ * A terser pass over the minified chunks (after rolldown's minifier, which it does not replace:
+ * oxc then terser is ~300 bytes smaller than terser alone): terser's compressor and its
+ * frequency-ordered names take ~1 KB (gzip -9) more off. Safe options only (no `unsafe*`),
+ * ES modules (exported names kept). The source maps are chained, so they still point at the
+ * sources.
+ */
+function terserPass(): Plugin {
+  return {
+    name: 'chat-room:terser',
+    async generateBundle(_options, bundle) {
+      for (const chunk of Object.values(bundle)) {
+        if (chunk.type !== 'chunk') continue;
+        const comment = /\n\/\/# sourceMappingURL=\S+\s*$/.exec(chunk.code)?.[0] ?? '';
+        const sourceMap: SourceMapOptions | false = chunk.map ? { content: JSON.stringify(chunk.map), asObject: true } : false;
+        const result = await terser(chunk.code.slice(0, chunk.code.length - comment.length), {
+          module: true,
+          ecma: 2020,
+          compress: { passes: 2 },
+          mangle: true,
+          sourceMap,
+        });
+        if (result.code === undefined) this.error(`terser: no output for ${chunk.fileName}`);
+        chunk.code = result.code + comment;
+        if (chunk.map && result.map) {
+          // terser's map already leads back to the sources (through the one it was given).
+          const map = (typeof result.map === 'string' ? JSON.parse(result.map) : result.map) as { sources: (string | null)[]; names: string[]; mappings: string };
+          const { names, mappings } = map;
+          const sources = map.sources.map((source) => source ?? '');
+          const before = chunk.map;
+          const sourcesContent = sources.map((source) => before.sourcesContent[before.sources.indexOf(source)] ?? '');
+          // Sources terser found unused are gone: the ignore list (dependencies) is by index.
+          const ignored = new Set(before.ignoreList?.map((i) => before.sources[i]));
+          const ignoreList = sources.flatMap((source, i) => (ignored.has(source) ? [i] : []));
+          Object.assign(chunk.map, { names, mappings, sources, sourcesContent, ignoreList });
+          const asset = bundle[`${chunk.fileName}.map`];
+          if (asset?.type === 'asset') asset.source = JSON.stringify({ ...JSON.parse(String(asset.source)), names, mappings, sources, sourcesContent, ignoreList });
+        }
+      }
+    },
+  };
+}
+
+/**
  * localforage goes into the widget's chunk: every inline widget needs it at once, and in one file
- * it costs ~400 bytes less (gzip shares one dictionary) and no request of its own. The widget
+ * it costs ~200 bytes less (gzip shares one dictionary) and no request of its own. The widget
  * chunk is what widget/index.ts loads statically and the entry (widget/loader.ts) does not: what
  * both need stays in the entry, as before, and the language catalogues stay chunks of their own.
  */
@@ -255,7 +299,7 @@ export default defineConfig({
   resolve: {
     conditions: ['browser', 'production'],
   },
-  plugins: [cleanChunks(), slimLocalforage(), manglePrivates(), minifyCssTemplates(), sizeBudget()],
+  plugins: [cleanChunks(), slimLocalforage(), manglePrivates(), minifyCssTemplates(), terserPass(), sizeBudget()],
   build: {
     outDir,
     emptyOutDir: false,
