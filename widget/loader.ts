@@ -10,6 +10,9 @@
  *
  * `loadChatRoom()` loads the widget and resolves with its exports (`createChatSession`, …).
  */
+// Not through './client/index.js': that would put the whole client core into this small entry (22 KB instead of 3).
+// eslint-disable-next-line no-restricted-imports
+import { readHistoryEarly } from './client/early.js';
 import { badgeText, CHAT_ICON, LAUNCHER_CSS, unreadKey } from './launcher-style.js';
 
 type Widget = typeof import('./index.js');
@@ -77,7 +80,16 @@ function drawLauncher(room: HTMLElement): void {
 function adopt(element: Element): void {
   if (element.localName !== 'chat-room' || customElements.get('chat-room')) return;
   if (element.hasAttribute('launcher')) drawLauncher(element as HTMLElement);
-  else load();
+  else {
+    // The newest cached messages are read while the widget is fetched (the core takes that read).
+    readHistoryEarly({
+      relay: element.getAttribute('relay') ?? '',
+      conversation: element.getAttribute('conversation') ?? '',
+      user: element.getAttribute('user') ?? undefined,
+      token: element.getAttribute('token') ?? undefined,
+    });
+    load();
+  }
 }
 
 function scan(root: ParentNode): void {

@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { Member } from '../../protocol/index.js';
+import type { Member, MessageFrame } from '../../protocol/index.js';
+import { HistoryCache } from './cache.js';
 import { JOIN_TRANSITIONS, JoinPhase } from './join.js';
+import { storageKeys } from './storage.js';
 import { createClient as createChatClient } from './session.js';
 import { FakeClock } from './test/fake-clock.js';
 import { FakeSocket } from './test/fake-socket.js';
@@ -64,6 +66,40 @@ describe('client rules', () => {
     clock.advance(1000);
     const second = connect();
     assert.deepEqual({ ...second.join, ref: undefined }, { type: 'join', conv: 'c1', after: 60, epoch: 'E1', ref: undefined });
+  });
+
+  test('client - a reload shows the newest cached messages before the older ones (unread not inflated meanwhile), then resumes after the last', async () => {
+    const storage = new MemoryStorage();
+    const cached = Array.from({ length: 300 }, (_, i) => msg(i + 1, i % 2 ? 'alice' : 'bob')) as MessageFrame[];
+    const writer = new HistoryCache({ storage, key: storageKeys('ws://relay.test/ws', 'alice', 'c1').history, clock: new FakeClock() });
+    writer.schedule(() => ({ epoch: 'E1', self: { id: 'alice', name: 'Alice' }, members: [member('alice', 100, 100), member('bob')], messages: cached, last: 300 }));
+    await writer.flush();
+
+    const clock = new FakeClock();
+    const client = createChatClient(
+      { relay: 'ws://relay.test/ws', conversation: 'c1', user: 'alice', name: 'Alice', storage, WebSocket: FakeSocket as unknown as typeof WebSocket },
+      { clock, network: { online: true, subscribe: () => () => {} } },
+    );
+    const shown: number[][] = [];
+    const unread: number[] = [];
+    client.subscribe((snapshot) => {
+      if (snapshot.messages.length === 0) return;
+      shown.push(snapshot.messages.map((m) => m.seq!));
+      unread.push(snapshot.unread);
+    });
+    await client.start();
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      clock.advance(100);
+    }
+    assert.deepEqual(shown[0], cached.slice(-50).map((m) => m.seq), 'the newest first');
+    assert.deepEqual(shown.at(-1), cached.map((m) => m.seq), 'then all of them');
+    // Bob's messages after alice's read cursor (100): 100. Never more while the older ones were on their way.
+    assert.equal(unread.at(-1), 100);
+    assert.ok(unread.every((count) => count <= 100), `unread went ${unread.join(' → ')}`);
+    const { join } = connect();
+    assert.deepEqual({ after: join.after, epoch: join.epoch }, { after: 300, epoch: 'E1' });
+    client.dispose();
   });
 
   test('client - resync re-joins with the highest contiguous seq held', async () => {

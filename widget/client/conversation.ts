@@ -31,7 +31,8 @@ import {
 } from '../../protocol/index.js';
 import { newId, watchPageHide } from './platform.js';
 import type { BackoffOptions } from './backoff.js';
-import { CacheDefaults, HistoryCache, type CachedHistory } from './cache.js';
+import { HistoryCache, type CachedHistory, type HistoryContent } from './cache.js';
+import { takeEarly } from './early.js';
 import { applyUpdate } from './changes.js';
 import { ClientErrorCode, type ChatError, type ErrorParams } from './errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -185,6 +186,8 @@ export class Conversation implements ChatClient {
   private _started: Promise<void> | null = null;
   /** The cache and outbox are loaded: the session's news are taken from now on. */
   private _loaded = false;
+  /** The older cached messages are still being read (shown after the newest): unread counts only what is held. */
+  private _olderPending = false;
   private _disposed = false;
 
   constructor(port: SessionPort, conversation: string, internals: ClientInternals = {}) {
@@ -208,9 +211,16 @@ export class Conversation implements ChatClient {
       backoff: internals.backoff,
       onStorageError,
     });
-    this._cache = new HistoryCache({ storage, get key() {
+    this._cache = new HistoryCache({
+      storage,
+      get key() {
         return keys().history;
-      }, clock: this._clock, debounceMs: internals.cacheDebounceMs, onStorageError });
+      },
+      clock: this._clock,
+      debounceMs: internals.cacheDebounceMs,
+      onStorageError,
+      early: () => takeEarly(keys().history),
+    });
     this._typingSender = new TypingSender(this._clock, (active) => this._sendInConversation({ type: 'typing', conv: this._conv, active }));
     this._typingWatcher = new TypingWatcher(this._clock, () => this._invalidate());
     this._receipts = new Receipts({
@@ -370,7 +380,7 @@ export class Conversation implements ChatClient {
   /** Messages from others after the user's read cursor (counted in what this device holds). */
   get unread(): number {
     const own = this._members.get(this._selfId);
-    return this._timeline.unreadCount(this._selfId, Math.max(this._receipts.read, own?.read ?? 0));
+    return this._timeline.unreadCount(this._selfId, Math.max(this._receipts.read, own?.read ?? 0), !this._olderPending);
   }
 
   send(text: string, second?: FileRef | SendOptions, third?: SendOptions): ChatMessage {
@@ -502,9 +512,19 @@ export class Conversation implements ChatClient {
     this._stopWatchingPageHide = watchPageHide(() => void this._cache.flush());
     await this._port.ready();
     if (this._disposed) return;
-    const [cached] = await Promise.all([this._cache.load(), this._outbox.load()]);
+    const outbox = this._outbox.load();
+    // The newest cached messages are shown as soon as they are read: the outbox's own messages join them when it is
+    // loaded, the older cached messages after that first render. Frames are taken once both stores are loaded.
+    const cached = await this._cache.load();
     if (this._disposed) return;
-    if (cached && this._epoch === null) this._restore(cached);
+    if (cached && this._epoch === null) {
+      this._restore(cached);
+      this._invalidate();
+      this._olderPending = true;
+      this._cache.holdWritesUntil(this._restoreOlder(cached));
+    }
+    await outbox;
+    if (this._disposed) return;
     this._loaded = true;
     this._invalidate();
     const welcome = this._port.welcome;
@@ -517,6 +537,20 @@ export class Conversation implements ChatClient {
     for (const member of cached.members) this._members.set(member.id, member);
     const first = cached.messages[0];
     this._timeline.reset(first ? first.seq - 1 : (cached.last ?? 0), cached.messages, false, cached.last);
+  }
+
+  /** The older cached messages go below the newest ones, unless the run was reset or extended from the relay meanwhile. */
+  private async _restoreOlder(cached: CachedHistory): Promise<void> {
+    try {
+      const older = await this._cache.loadOlder(cached);
+      const before = cached.messages[0]?.seq;
+      if (this._disposed || older.length === 0 || before === undefined || this._epoch !== cached.epoch) return;
+      // Below the first one held is nothing more (seq 1) or what the relay still has.
+      this._timeline.prepend(older, before, older[0]!.seq > 1);
+    } finally {
+      this._olderPending = false;
+      if (!this._disposed) this._invalidate();
+    }
   }
 
   // ------------------------------------------------------------------ from the session
@@ -825,10 +859,10 @@ export class Conversation implements ChatClient {
     this._cache.schedule(() => this._cacheContent());
   }
 
-  private _cacheContent(): CachedHistory | null {
+  private _cacheContent(): HistoryContent | null {
     if (this._epoch === null || this._timeline.items.length === 0) return null;
-    const { items, last } = this._timeline.newest(CacheDefaults.cap);
-    return { epoch: this._epoch, self: this._self, members: [...this._members.values()], messages: items, last };
+    const timeline = this._timeline;
+    return { epoch: this._epoch, self: this._self, members: [...this._members.values()], messages: timeline.items, last: timeline.last };
   }
 
   // ------------------------------------------------------------------ snapshots

@@ -110,3 +110,30 @@ export function browserTabs(): TabPlatform | null {
     },
   };
 }
+
+/**
+ * Reads `key` straight from IndexedDB (`database`, object store `store`), where the default storage keeps its
+ * values as they are: for a read that must start before that storage is loaded (client/early.ts). Rejects on
+ * anything unexpected (no IndexedDB, no such database or store: none is created here, an error).
+ */
+export function readIndexedDb(database: string, store: string, key: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(database);
+    // No database yet: nothing stored, and the default storage creates it as it wants it.
+    request.onupgradeneeded = () => request.transaction?.abort();
+    request.onerror = () => reject(request.error);
+    request.onsuccess = () => {
+      const db = request.result;
+      try {
+        const get = db.transaction(store, 'readonly').objectStore(store).get(key);
+        get.onsuccess = () => resolve(get.result ?? null);
+        get.onerror = () => reject(get.error);
+      } catch (error) {
+        reject(error);
+      } finally {
+        // Closed once the read is done: an open connection would hold up the default storage upgrading the database.
+        db.close();
+      }
+    };
+  });
+}

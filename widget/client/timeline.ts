@@ -194,11 +194,11 @@ export class Timeline<M extends TimelineMessage, E = unknown, U extends Timeline
   /**
    * Messages from others after `read`. What is below the held run counts too (it is not on
    * this device), as an upper bound: seqs below the run cannot be told apart into messages
-   * and updates.
+   * and updates. `below: false` counts only what is held (the rest is on its way from storage).
    */
-  unreadCount(selfId: string, read: number): number {
+  unreadCount(selfId: string, read: number, below = true): number {
     const cursor = Math.max(read, this._unread?.read ?? 0);
-    let count = Math.max(0, this._base - cursor);
+    let count = below ? Math.max(0, this._base - cursor) : 0;
     for (const message of this._messages) if (message.seq > cursor && message.from.id !== selfId) count++;
     return count;
   }
