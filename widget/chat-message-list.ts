@@ -10,6 +10,11 @@ import type { ChatMessage, ChatSnapshot } from './client/index.js';
 const BOTTOM_SLACK = 48;
 /** Messages rendered when a conversation opens: enough to fill a tall screen, few enough to render in a frame. */
 const INITIAL = 40;
+/**
+ * Messages rendered before the first paint when a conversation opens at the newest: a screen's worth (more only if
+ * they do not fill the list). The rest of the window above follows right after that paint.
+ */
+const FIRST = 16;
 /** Messages added above or below the rendered ones when the user scrolls near their edge. */
 const PAGE = 40;
 /** The most message elements alive at once; beyond it the far end is dropped (and rendered again when scrolled back). */
@@ -174,6 +179,8 @@ export class ChatMessageList extends LitElement {
   private _end = 0;
   /** Not positioned yet: waits for messages and a visible, sized list. */
   private _initial = true;
+  /** Positioned, the first paint not made yet: rendering more above waits for it (the newest are shown first). */
+  private _beforePaint = false;
   private _anchor: Anchor | null = null;
   /** Set while a quoted message is being brought on screen. */
   private _showing: string | null = null;
@@ -341,6 +348,7 @@ export class ChatMessageList extends LitElement {
   private _onSnapshot(next: ChatSnapshot | undefined, previous: ChatSnapshot | undefined, clientChanged: boolean): void {
     if (clientChanged || !next) {
       this._initial = true;
+      this._beforePaint = false;
       this._tail = true;
       this._startId = null;
       this._endId = null;
@@ -390,7 +398,7 @@ export class ChatMessageList extends LitElement {
         this._tail = false;
         this._endId = messages[Math.min(length, start + INITIAL) - 1]!.id;
       } else {
-        this._startId = messages[Math.max(0, Math.min(length - INITIAL, unread >= 0 ? unread - 5 : length))]!.id;
+        this._startId = messages[Math.max(0, Math.min(length - FIRST, unread >= 0 ? unread - 5 : length))]!.id;
         this._tail = true;
       }
     }
@@ -486,6 +494,16 @@ export class ChatMessageList extends LitElement {
       this._positionInitially(log);
       this._initial = false;
       this.requestUpdate();
+      if (log.scrollHeight > log.clientHeight) {
+        // The list is full: paint it now, render the rest of the window above afterwards.
+        this._beforePaint = true;
+        requestAnimationFrame(() =>
+          setTimeout(() => {
+            this._beforePaint = false;
+            if (this._log) this._maybeMore(this._log);
+          }),
+        );
+      }
     } else if (this._sticky) {
       log.scrollTop = log.scrollHeight;
     } else if (this._anchor) {
@@ -525,7 +543,7 @@ export class ChatMessageList extends LitElement {
   /** Near the top: render older ones, or ask the relay for them; near the bottom of a window that is not the tail: render newer ones. */
   private _maybeMore(log: HTMLElement): void {
     const snap = this._snap.snapshot;
-    if (!snap || this._initial || !this._visible(log)) return;
+    if (!snap || this._initial || this._beforePaint || !this._visible(log)) return;
     const near = log.clientHeight * NEAR_SCREENS;
     if (log.scrollTop < near) {
       if (this._extendUp()) return;
