@@ -122,13 +122,19 @@ function slimLocalforage(): Plugin {
  * chunk goes through oxc's minifier (rolldown's, the same engine) with one shared cache: a class
  * used from two chunks gets the same short names in both.
  *
- * Only names that are safe to rename are touched: a `_name` the project's code reads as a
- * property (`x._name`), that no dependency spells anywhere (Lit's `_$…` internals, localforage's
- * `_config`, `_driver`…), and that never appears right after a quote in the project's code (the
- * decorators' `__decorate(…, "_open")`, `'_x' in y`). No object stored in IndexedDB or
- * localStorage, sent over the wire or posted between tabs has a `_` key (those are protocol
- * and plain data types), so nothing persisted or shared between builds changes.
+ * Only names that are safe to rename are touched: a `_name` the project's code (or localforage's,
+ * built from its sources into the same chunk) reads as a property (`x._name`), that no other
+ * dependency spells anywhere (Lit's `_$…` internals…), and that never appears right after a
+ * quote (`'_x' in y`, `LibraryMethods.concat('_initStorage')`) except as the name a decorator
+ * is applied to (`__decorate([state()], X.prototype, "_open", void 0)`): that string becomes the
+ * short name too, so Lit's reactive `@state()` and `@query()` members are renamed whole (none is
+ * an attribute, and no code reads them by name). No object stored in IndexedDB or localStorage,
+ * sent over the wire or posted between tabs has a `_` key (those are protocol and plain data
+ * types), so nothing persisted or shared between builds changes.
  */
+/** The member a TypeScript decorator is applied to: `__decorate([…], X.prototype, "_name", void 0)`. */
+const DECORATED = /(?<=\.prototype,\s*)"(_[A-Za-z]\w*)"(?=,\s*void 0\))/g;
+
 function manglePrivates(): Plugin {
   /** Read from outside the bundle: the e2e tab-sharing test asks a widget which role its session has. */
   const reserved = new Set(['_sessionUsed']);
@@ -138,13 +144,13 @@ function manglePrivates(): Plugin {
     name: 'chat-room:mangle-privates',
     enforce: 'post',
     transform(code, id) {
-      const ours = id.startsWith(root) && !id.includes('/node_modules/');
+      const ours = (id.startsWith(root) && !id.includes('/node_modules/')) || /node_modules[\\/]localforage[\\/]src[\\/]/.test(id);
       if (!ours) {
-        for (const [name] of code.matchAll(/_[A-Za-z]\w*/g)) reserved.add(name);
+        for (const [name] of code.matchAll(/(?<![\w$])_[A-Za-z]\w*/g)) reserved.add(name);
         return null;
       }
       for (const access of code.match(/\._[A-Za-z]\w*/g) ?? []) members.add(access.slice(1));
-      for (const quoted of code.match(/['"`]_[A-Za-z]\w*/g) ?? []) reserved.add(quoted.slice(1));
+      for (const quoted of code.replace(DECORATED, '').match(/['"`]_[A-Za-z]\w*/g) ?? []) reserved.add(quoted.slice(1));
       return null;
     },
     renderChunk(code, chunk) {
@@ -160,7 +166,12 @@ function manglePrivates(): Plugin {
       });
       if (result.errors.length > 0) this.error(`mangling ${chunk.fileName}: ${result.errors.map((e) => e.message).join('; ')}`);
       Object.assign(cache, result.mangleCache);
-      return { code: result.code, map: result.map };
+      // The decorated member's name as the decorator gets it (same length or shorter, and the last thing on its line).
+      const out = result.code.replace(DECORATED, (whole, name: string) => {
+        const short = cache[name];
+        return typeof short === 'string' ? whole.replace(name, short) : whole;
+      });
+      return { code: out, map: result.map };
     },
   };
 }
