@@ -382,7 +382,7 @@ export class ChatMessageElement extends LitElement {
             <div part="meta" class="meta">
               <span class="sr-only">${m.own ? locale.t('message.you') : m.from.name || m.from.id},</span>
               ${m.edited !== undefined && !m.deleted ? this._renderEdited(m.edited, pending.includes('edit')) : nothing}
-              <time datetime=${new Date(m.ts).toISOString()} title=${fullDateTime(m.ts, locale)}>${timeLabel(m.ts, locale)}</time>
+              <time datetime=${new Date(m.ts).toISOString()} @pointerenter=${this._dateTitle}>${timeLabel(m.ts, locale)}</time>
               ${m.own && m.status ? this._renderStatus(m) : nothing}
             </div>
           </div>
@@ -634,6 +634,14 @@ export class ChatMessageElement extends LitElement {
     if (!m || !text || text.length > max) return;
     if (text !== m.text) this._client.value?.edit(m.id, text);
     this._cancelEdit();
+  };
+
+  /**
+   * The time's tooltip, the full date, made when the pointer reaches it (so in the language shown then): the
+   * first paint of a long history formatted one for every message drawn, and a full-date formatter is costly.
+   */
+  private readonly _dateTitle = (event: Event): void => {
+    if (this.message) (event.currentTarget as HTMLElement).title = fullDateTime(this.message.ts, this._l.locale);
   };
 
   /** Asks the list to show the quoted message; scrolls to it here when nothing took the request. */

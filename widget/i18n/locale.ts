@@ -72,7 +72,7 @@ export function loadCatalogue(language: string): Promise<Catalogue> {
 }
 
 /** Intl objects are costly to make (one per message dominated long histories): one per tag and kind. */
-type Formatter = Intl.DateTimeFormat | Intl.NumberFormat | Intl.PluralRules | Intl.ListFormat | Intl.RelativeTimeFormat;
+type Formatter = Intl.DateTimeFormat | Intl.NumberFormat | Intl.PluralRules | Intl.ListFormat;
 const formatters = new Map<string, Formatter>();
 function cached<T extends Formatter>(key: string, make: () => T): T {
   let value = formatters.get(key) as T | undefined;
@@ -161,26 +161,6 @@ export class Locale {
       ? { weekday: 'long', day: 'numeric', month: 'long' }
       : { day: 'numeric', month: 'long', year: 'numeric' };
     return cached(`d|${this.tag}|${sameYear}`, () => new Intl.DateTimeFormat(this.tag, options)).format(ts);
-  }
-
-  /** "5 minutes ago", "yesterday", "vor 3 Stunden": how long ago `ts` was, in the largest unit that fits. */
-  relative(ts: number, now: number = Date.now()): string {
-    const format = cached(`r|${this.tag}`, () => new Intl.RelativeTimeFormat(this.tag, { numeric: 'auto' }));
-    const seconds = Math.round((ts - now) / 1000);
-    const steps: [Intl.RelativeTimeFormatUnit, number][] = [
-      ['second', 60],
-      ['minute', 60],
-      ['hour', 24],
-      ['day', 7],
-      ['week', 4.35],
-      ['month', 12],
-    ];
-    let value = seconds;
-    for (const [unit, size] of steps) {
-      if (Math.abs(value) < size) return format.format(Math.round(value), unit);
-      value /= size;
-    }
-    return format.format(Math.round(value), 'year');
   }
 
   /** "Bob and Carol", "Bob, Carol und Dan". */
