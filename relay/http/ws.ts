@@ -104,32 +104,6 @@ function utf8(text: string): Buffer {
   return lastBytes;
 }
 
-/**
- * A send inside the socket's cork: uWS first writes what was published to the socket and not
- * written yet (its topic drain), then the frame, and all of it leaves in ONE write when the cork
- * ends. Outside a uWS callback (an ack answered by the commit thread, a timer) a bare send
- * would write the drained events and the frame with a syscall each. Inside another socket's
- * callback uWS cannot cork this one and just sends. The callback and its arguments are
- * module-level so that a send allocates nothing here.
- */
-let corkWs: WebSocket<unknown> | null = null;
-let corkBytes: Buffer = lastBytes;
-let corkStatus = 0;
-function sendInCork(): void {
-  corkStatus = corkWs!.send(corkBytes, false);
-}
-function corkedSend(ws: WebSocket<unknown>, bytes: Buffer): number {
-  corkWs = ws;
-  corkBytes = bytes;
-  corkStatus = 2; // DROPPED, unless the send says otherwise
-  try {
-    ws.cork(sendInCork);
-  } finally {
-    corkWs = null;
-  }
-  return corkStatus;
-}
-
 /** The native uWS has topics; the pure-JS fallback throws "Not implemented" for them. Only after app.ws(). */
 function hasTopics(app: TemplatedApp): boolean {
   try {
@@ -202,7 +176,7 @@ export function adapt<T extends { closed?: boolean }>(ws: WebSocket<T>): UwsConn
     },
     send(text: string): SendResult {
       if (!open) return SendResult.dropped;
-      const status = corkedSend(ws as WebSocket<unknown>, utf8(text));
+      const status = ws.send(utf8(text), false);
       return status === 1 ? SendResult.sent : status === 0 ? SendResult.buffered : SendResult.dropped;
     },
     close(code: number, reason: string): void {
