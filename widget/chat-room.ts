@@ -1,12 +1,12 @@
 import { ContextProvider } from '@lit/context';
 import { css, html, LitElement, nothing, svg, unsafeCSS, type PropertyValues } from 'lit';
 import { property, query, state } from 'lit/decorators.js';
-import { acquireChatSession } from './client/index.js';
+import { acquireChatSession, tokenClaims } from './client/index.js';
 import { clientContext } from './context.js';
 import { catalogueLanguage, english, loadCatalogue, loadedCatalogue, Locale, localeContext, type StringOverrides } from './i18n/index.js';
 import { badgeText, CHAT_ICON, CLOSE_ICON, LAUNCHER_CSS, unreadKey } from './launcher-style.js';
 import { askPermissionOnGesture, chime, notifyMessage, setTitleBadge, unlockAudioOnGesture } from './notify.js';
-import { configRefusal, errorRefusal, jwtPayload, tokenExpired, type Refusal } from './refusal.js';
+import { configRefusal, errorRefusal, tokenExpired, type Refusal } from './refusal.js';
 import { buttons, palette, srOnly } from './styles.js';
 import type { ChatComposer } from './chat-composer.js';
 import type {
@@ -876,8 +876,7 @@ function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
 
 /** The `sub` of a JWT (not verified: only to tell one user from another), or the token itself when unreadable. */
 function tokenSubject(token: string): string {
-  const sub = jwtPayload(token)?.['sub'];
-  return typeof sub === 'string' ? sub : token;
+  return tokenClaims(token).sub ?? token;
 }
 
 function hasFiles(event: DragEvent): boolean {

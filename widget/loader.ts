@@ -22,9 +22,6 @@ let loading: Promise<Widget> | undefined;
 /** Loads (once) and registers the whole widget; resolves with its exports. A failed load can be tried again. */
 export function loadChatRoom(): Promise<Widget> {
   if (!loading) {
-    // The core's storage is a chunk of its own that start() would fetch only after the widget arrived: ask for it
-    // now, in parallel (one round trip less before the cached history shows). Its failure is the core's to report.
-    import('localforage').catch(() => undefined);
     loading = import('./index.js').catch((error: unknown) => {
       loading = undefined;
       throw error;

@@ -161,6 +161,21 @@ describe('history cache', () => {
     assert.equal((storage.data.get(KEY) as { messages: unknown[] }).messages.length, 10);
   });
 
+  test('cache - the same newest record again (a rejoin that brought nothing new) is not written', async () => {
+    const storage = new MemoryStorage();
+    const { cache } = setup({ storage });
+    await write(cache, run(1, 400));
+    const { cache: again } = setup({ storage });
+    const counts = countWrites(storage);
+    const loaded = await again.load();
+    const held = [...(await again.loadOlder(loaded!)), ...loaded!.messages];
+    await write(again, held);
+    assert.equal(counts.size, 0, 'nothing written');
+    await write(again, [...held, msg(401)]);
+    assert.equal(counts.get(KEY), 1);
+    assert.equal(counts.get(OLDER), undefined);
+  });
+
   test('cache - clear removes both records', async () => {
     const { storage, cache } = setup();
     await write(cache, run(1, 400));

@@ -75,6 +75,8 @@ export class HistoryCache {
   private _older: { epoch: string; messages: readonly MessageFrame[] } | null = null;
   /** An older record may be stored (one of an earlier visit, say): a write without one removes it. */
   private _olderStored = true;
+  /** The newest record as stored (JSON): the same again is not written (a rejoin that brought nothing new). */
+  private _stored = '';
 
   constructor(options: HistoryCacheOptions) {
     this._o = options;
@@ -96,7 +98,9 @@ export class HistoryCache {
       this._o.onStorageError?.(error);
     }
     const parsed = v.safeParse(CachedHistory, stored);
-    return parsed.success && isAscending(parsed.output.messages, parsed.output.last) ? parsed.output : null;
+    if (!parsed.success || !isAscending(parsed.output.messages, parsed.output.last)) return null;
+    this._stored = JSON.stringify(parsed.output);
+    return parsed.output;
   }
 
   /** The messages older than those of `newest` (what `load` returned), ascending; empty when none belong to it. */
@@ -138,6 +142,7 @@ export class HistoryCache {
     this._debounced.cancel();
     this._source = this._older = null;
     this._olderStored = false;
+    this._stored = '';
     const storage = this._o.storage;
     this._queue(() => Promise.all([storage.removeItem(this._o.key), storage.removeItem(this._olderKey)]));
     await this._writing;
@@ -171,7 +176,12 @@ export class HistoryCache {
       } else if (this._olderStored) await storage.removeItem(this._olderKey);
       this._olderStored = older.length > 0;
     }
-    await storage.setItem<CachedHistory>(this._o.key, { ...content, messages: all.slice(cut) });
+    const newest: CachedHistory = { ...content, messages: all.slice(cut) };
+    const json = JSON.stringify(newest);
+    if (json === this._stored) return;
+    this._stored = '';
+    await storage.setItem(this._o.key, newest);
+    this._stored = json;
   }
 
   /**

@@ -9,6 +9,8 @@ import type { ChatClient, ChatClientOptions, ChatSession, ChatSessionOptions } f
 
 export type * from './types.js';
 export { ChatErrorCode, ClientErrorCode, type ChatError, type ErrorParams } from './errors.js';
+/** The claims of a JWT the core reads (`sub`, `exp`, `role`), unverified: the relay verifies. */
+export { tokenClaims } from './storage.js';
 
 /** One session per (relay, user): `session.conversation(id)` for each conversation; `dispose()` when done. */
 export function createChatSession(options: ChatSessionOptions): ChatSession {
