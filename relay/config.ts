@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Limits } from '../protocol/index.js';
 import { MIN_SECRET_BYTES } from './auth/jwt.js';
+import { COMMIT_WINDOW_MS } from './store/sqlite.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_TOKEN_TTL_MS, type HubLimits } from './hub/index.js';
 
 export interface RelayConfig {
@@ -30,6 +31,8 @@ export interface RelayConfig {
   typingExpiryMs: number;
   /** Start even if only the slow pure-JS uWebSockets.js fallback loads (not for production). */
   allowUwsFallback: boolean;
+  /** SQLite only: under load, a transaction starts at most this often (ms); 0 = commit as soon as the last one is durable. */
+  commitWindowMs: number;
   /** Where the widget bundle and the demo pages are served from. */
   widgetBundle: string;
   demoDir: string;
@@ -69,6 +72,7 @@ export const SETTINGS = {
   allowUwsFallback: { flag: 'allow-uws-fallback', env: 'ALLOW_UWS_FALLBACK' },
   helloTimeoutMs: { flag: 'hello-timeout-ms', env: 'HELLO_TIMEOUT_MS' },
   typingExpiryMs: { flag: 'typing-expiry-ms', env: 'TYPING_EXPIRY_MS' },
+  commitWindowMs: { flag: 'commit-window-ms', env: 'COMMIT_WINDOW_MS' },
   widgetBundle: { flag: 'widget-bundle', env: 'WIDGET_BUNDLE' },
   demoDir: { flag: 'demo-dir', env: 'DEMO_DIR' },
   presenceGraceMs: { flag: 'presence-grace-ms', env: 'PRESENCE_GRACE_MS' },
@@ -225,6 +229,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     helloTimeoutMs: integer('HELLO_TIMEOUT_MS', get('helloTimeoutMs'), Limits.helloTimeoutMs, 100, 600_000),
     typingExpiryMs: integer('TYPING_EXPIRY_MS', get('typingExpiryMs'), Limits.typingExpiryMs, 100, 600_000),
     allowUwsFallback: ['1', 'true', 'yes'].includes((get('allowUwsFallback') ?? '').toLowerCase()),
+    commitWindowMs: integer('COMMIT_WINDOW_MS', get('commitWindowMs'), COMMIT_WINDOW_MS, 0, 1000),
     widgetBundle: get('widgetBundle') ?? new URL('../dist/chat-room.js', rootUrl()).pathname,
     demoDir: get('demoDir') ?? new URL('../demo/', rootUrl()).pathname,
     presence: presenceTimings(

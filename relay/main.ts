@@ -29,7 +29,7 @@ import { loadUws } from './uws.js';
 async function createStore(config: RelayConfig, onBatch: (size: number) => void): Promise<Store> {
   // Several instances share one PostgreSQL; a single relay keeps its embedded SQLite.
   if (config.databaseUrl) return PostgresStore.connect(config.databaseUrl, { onBatch });
-  return SqliteStore.open({ path: join(config.dataDir, 'chat.db'), onBatch });
+  return SqliteStore.open({ path: join(config.dataDir, 'chat.db'), onBatch, commitWindowMs: config.commitWindowMs });
 }
 
 /** The bus factory, and the bus it made once the hub started (for /healthz). */
