@@ -22,6 +22,15 @@ const noDynamicRelayTest = (selector) => ({
   message: 'loadtest/ and tools use public modules (tools/spawn-relay.mjs, tools/services.ts), never relay/test/.',
 });
 
+/** The view uses the client core through its public index, never its internals (client/early.js aside: see below). */
+const VIEW_TO_CLIENT = [
+  forbid('^\\./client/(?!index\\.js$|types\\.js$|early\\.js$)', "The view uses the client core through its public index ('./client/index.js'), not its internals."),
+  // Existing type-only imports of './client/types.js' (whose types the index
+  // re-exports) are tolerated until the view switches to './client/index.js'.
+  forbid('^\\./client/types\\.js$', "Import the client's types from './client/index.js'.", { allowTypeImports: true }),
+];
+const EARLY_READ_IS_THE_ENTRYS = forbid('^\\./client/early\\.js$', "Only the entry (widget/loader.ts) reads the history early; the view uses './client/index.js'.");
+
 export default defineConfig([
   globalIgnores(['**/node_modules/', 'build/', 'dist/', 'coverage/']),
 
@@ -92,17 +101,17 @@ export default defineConfig([
     files: ['widget/*.ts'],
     ignores: [...TESTS, 'widget/*.config.*'],
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            forbid('^\\./client/(?!index\\.js$|types\\.js$)', "The view uses the client core through its public index ('./client/index.js'), not its internals."),
-            // Existing type-only imports of './client/types.js' (whose types the index
-            // re-exports) are tolerated until the view switches to './client/index.js'.
-            forbid('^\\./client/types\\.js$', "Import the client's types from './client/index.js'.", { allowTypeImports: true }),
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: [...VIEW_TO_CLIENT, EARLY_READ_IS_THE_ENTRYS] }],
+    },
+  },
+
+  {
+    // The entry may import client/early.js (and only that internal): its early history read must
+    // not pull the whole core into the small entry through the index (22 KB instead of 3).
+    name: 'boundaries/widget-entry',
+    files: ['widget/loader.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: VIEW_TO_CLIENT }],
     },
   },
 

@@ -105,6 +105,10 @@ describe('lint boundaries', () => {
     await assertForbidden('widget/example.ts', from('./client/types.js'));
     await assertAllowed('widget/example.ts', "import { createChatClient } from './client/index.js';\nimport type { ChatClient } from './client/index.js';\nexport { createChatClient };\nexport type { ChatClient };\n");
     await assertAllowed('widget/example.ts', typeFrom('./client/types.js'));
+    // The early history read is the entry's alone.
+    await assertForbidden('widget/example.ts', from('./client/early.js'));
+    await assertAllowed('widget/loader.ts', from('./client/early.js'));
+    await assertForbidden('widget/loader.ts', from('./client/conversation.js'));
   });
 
   test('loadtest and tools - never relay/test/, statically or dynamically', async () => {

@@ -10,8 +10,7 @@
  *
  * `loadChatRoom()` loads the widget and resolves with its exports (`createChatSession`, …).
  */
-// Not through './client/index.js': that would put the whole client core into this small entry (22 KB instead of 3).
-// eslint-disable-next-line no-restricted-imports
+// client/early.js directly, not through the index, which would put the whole core into this entry (eslint.config.js allows it here only).
 import { readHistoryEarly } from './client/early.js';
 import { badgeText, CHAT_ICON, LAUNCHER_CSS, unreadKey } from './launcher-style.js';
 
