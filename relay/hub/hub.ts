@@ -787,12 +787,13 @@ export class Hub {
   /** Stores a message (frames and server API alike); a stored one fans out on every relay and ends its sender's typing. */
   private _commitAppend(input: AppendInput): Promise<AppendResult> {
     const started = performance.now();
+    const typingMark = this._typing.mark();
     // Called synchronously: the store keeps call order, and so one connection's order.
     return this._store.append(input).then((result) => {
       this._observer.appended(performance.now() - started);
       if (result.kind === 'stored') {
         this._publishLog(input.conv, result.message.seq, { kind: 'msg', message: result.message });
-        this._typing.stop(input.conv, input.from.id);
+        this._typing.messageStored(input.conv, input.from.id, typingMark);
       }
       return result;
     });

@@ -51,6 +51,26 @@ test('typing - active:true fans out at most once per interval; renewals extend t
   assert.equal(published.length, 9, 'stopping twice tells nobody twice');
 });
 
+test('typing - a stored message ends its sender\'s typing, unless they typed again after sending it', () => {
+  const clock = new FakeClock();
+  const published: string[] = [];
+  const typing = new Typing({ clock, expiryMs: 6000, fanOutIntervalMs: 2000, publish: (_c, user, active) => published.push(`${user}:${active}`) });
+  typing.start('c', 'alice');
+  const sent = typing.mark();
+  typing.messageStored('c', 'alice', sent);
+  assert.deepEqual(published, ['alice:true', 'alice:false'], 'typing, then the message: the indicator ends');
+  typing.start('c', 'alice');
+  const sentAgain = typing.mark();
+  clock.advance(100);
+  // The next words arrive while the message is still being committed: a renewal inside the interval, not forwarded.
+  typing.start('c', 'alice');
+  assert.equal(published.length, 3);
+  typing.messageStored('c', 'alice', sentAgain);
+  assert.deepEqual(published.slice(-1), ['alice:true'], 'the message ended the indicator on every screen: typing is announced again');
+  clock.advance(6000);
+  assert.deepEqual(published.slice(-1), ['alice:false'], 'and still expires');
+});
+
 test('typing - the view of other relays\' typists forgets one whose relay went silent', () => {
   const clock = new FakeClock();
   const typing = new Typing({ clock, expiryMs: 6000, fanOutIntervalMs: 2000, publish: () => {} });

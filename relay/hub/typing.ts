@@ -19,11 +19,15 @@ export interface TypingOptions {
 interface OwnedTypist {
   expiry: TimerHandle;
   lastPublished: number;
+  /** The value of the typing counter at this user's latest `active:true` (see messageStored). */
+  lastStart: number;
 }
 
 export class Typing {
   private readonly _owned = new Map<string, OwnedTypist>();
   private readonly _seen = new Map<string, Map<string, TimerHandle>>();
+  /** Counts every `active:true` this relay took, so a message can tell typing that began after it. */
+  private _starts = 0;
 
   constructor(private readonly _o: TypingOptions) {}
 
@@ -35,11 +39,34 @@ export class Typing {
     const owned = this._owned.get(key);
     clock.clearTimeout(owned?.expiry);
     const expiry = clock.setTimeout(() => this.stop(conv, user), this._o.expiryMs);
+    const lastStart = ++this._starts;
     if (owned && now - owned.lastPublished < this._o.fanOutIntervalMs) {
       owned.expiry = expiry;
+      owned.lastStart = lastStart;
       return;
     }
-    this._owned.set(key, { expiry, lastPublished: now });
+    this._owned.set(key, { expiry, lastPublished: now, lastStart });
+    this._o.publish(conv, user, true);
+  }
+
+  /** Taken when a message is sent, handed to messageStored once it is stored. */
+  mark(): number {
+    return this._starts;
+  }
+
+  /**
+   * A message of this user was stored: their typing ends, unless they started typing again
+   * after sending it (`mark` taken at the send). The commit takes a few ms, so the next words'
+   * `active:true` can arrive before it; that renewal was not forwarded (the interval), and the
+   * message ends the indicator on every screen, so typing is announced again instead.
+   */
+  messageStored(conv: string, user: string, sentAt: number): void {
+    const owned = this._owned.get(typingKey(conv, user));
+    if (!owned || owned.lastStart <= sentAt) {
+      this.stop(conv, user);
+      return;
+    }
+    owned.lastPublished = this._o.clock.now();
     this._o.publish(conv, user, true);
   }
 
