@@ -5,7 +5,7 @@
  * Each gets its own words, a disabled composer, and no retry loop. Pure functions: the
  * element decides when to ask.
  */
-import type { ChatError } from './client/index.js';
+import { tokenClaims, type ChatError } from './client/index.js';
 import type { StringKey } from './i18n/index.js';
 
 export interface Refusal {
@@ -83,19 +83,6 @@ export function errorRefusal(error: ChatError, context: { sessionClosed: boolean
 
 /** The `exp` of a JWT is past (read, not verified: only to choose the words). */
 export function tokenExpired(token: string, now: number = Date.now()): boolean {
-  const exp = jwtPayload(token)?.['exp'];
-  return typeof exp === 'number' && exp * 1000 <= now;
-}
-
-/** The claims of a JWT (not verified), or null when it is not one. */
-export function jwtPayload(token: string): Record<string, unknown> | null {
-  const part = token.split('.')[1];
-  if (!part) return null;
-  try {
-    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
-    const payload: unknown = JSON.parse(json);
-    return payload && typeof payload === 'object' ? (payload as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+  const exp = tokenClaims(token).exp;
+  return exp !== undefined && exp * 1000 <= now;
 }
