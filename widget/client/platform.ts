@@ -80,7 +80,26 @@ export interface TabPlatform {
 }
 
 interface LocksLike {
-  request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+  request(name: string, options: { signal?: AbortSignal; ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>;
+}
+
+/**
+ * Takes the Web Lock `name` if no tab of this origin holds it, and holds it until the returned
+ * release is called (or the tab goes away); null when another tab holds it. Where Web Locks are
+ * missing (Node, old browsers) every claim is granted: a tab cannot tell, and doing the work twice
+ * is what the callers are built to survive.
+ */
+export function claimLock(name: string): Promise<(() => void) | null> {
+  const locks = (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks;
+  if (typeof locks?.request !== 'function') return Promise.resolve(() => {});
+  return new Promise((resolve) => {
+    locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) return resolve(null);
+        return new Promise<void>((release) => resolve(() => release()));
+      })
+      .catch(() => resolve(() => {}));
+  });
 }
 
 /** The browser's tab platform, or null where Web Locks or BroadcastChannel is missing (then each tab connects itself). */
