@@ -120,6 +120,16 @@ describe('chat-room', () => {
     expect(client.callsTo('cancelUpload')).to.deep.equal([['u1']]);
   });
 
+  it('chat-room - an upload waiting for the connection says so and can be cancelled', async () => {
+    const { el, client } = await mount({ uploads: [{ id: 'u1', name: 'later.pdf', size: 2048, loaded: 0, state: 'waiting' }] });
+    const item = deep(el, 'chat-room-uploads', '[part="upload"]')!;
+    expect(item.dataset['state']).to.equal('waiting');
+    expect(item.querySelector('[role="status"]')!.textContent).to.equal('Waiting for the connection to upload');
+    expect(deep(el, 'chat-room-uploads', 'progress')).to.not.exist;
+    [...item.querySelectorAll('button')].find((b) => b.textContent === 'Cancel')!.click();
+    expect(client.callsTo('cancelUpload')).to.deep.equal([['u1']]);
+  });
+
   it('chat-room - a failed upload that a retry can fix offers Retry and Dismiss; finished ones disappear', async () => {
     const { el, client } = await mount({
       uploads: [

@@ -81,7 +81,8 @@ export class ChatUploads extends LitElement {
   private readonly _l = new LocaleController(this);
 
   override render() {
-    const uploads = (this._snap.snapshot?.uploads ?? []).filter((u) => u.state === 'uploading' || u.state === 'failed');
+    // Waiting ones too (offline, relay unreachable): kept and begun once the connection is back, and cancellable meanwhile.
+    const uploads = (this._snap.snapshot?.uploads ?? []).filter((u) => u.state === 'uploading' || u.state === 'failed' || u.state === 'waiting');
     if (uploads.length === 0) return nothing;
     return html`<ul part="uploads" aria-label=${this._l.t('uploads.label')}>
       ${repeat(
@@ -106,11 +107,19 @@ export class ChatUploads extends LitElement {
         <button type="button" aria-label=${locale.t('upload.dismissLabel', name)} @click=${() => client?.dismissUpload(u.id)}>${locale.t('upload.dismiss')}</button>
       </li>`;
     }
+    const cancel = html`<button type="button" aria-label=${locale.t('upload.cancelLabel', name)} @click=${() => client?.cancelUpload(u.id)}>${locale.t('upload.cancel')}</button>`;
+    if (u.state === 'waiting') {
+      return html`<li part="upload" data-upload-id=${u.id} data-state=${u.state}>
+        <span class="name">${u.name}</span>
+        <span class="figure" role="status">${locale.t('upload.waiting')}</span>
+        ${cancel}
+      </li>`;
+    }
     return html`<li part="upload" data-upload-id=${u.id} data-state=${u.state}>
       <span class="name">${u.name}</span>
       <progress part="progress" max=${Math.max(u.size, 1)} .value=${u.loaded} aria-label=${locale.t('upload.uploading', name)}></progress>
       <span class="figure">${locale.t('upload.progress', { percent: locale.percent(u.size > 0 ? Math.floor((u.loaded / u.size) * 100) / 100 : 0), size: locale.size(u.size) })}</span>
-      <button type="button" aria-label=${locale.t('upload.cancelLabel', name)} @click=${() => client?.cancelUpload(u.id)}>${locale.t('upload.cancel')}</button>
+      ${cancel}
     </li>`;
   }
 }

@@ -343,6 +343,38 @@ describe('client across relay restarts', () => {
     }
   });
 
+  test('client - an upload started while the relay is down is kept: the next load sends it, stored once', async () => {
+    const spare = await deadPort();
+    const storage = new MemoryStorage();
+    const conv = 'chat-kept-upload';
+    const setup = { relay: `ws://127.0.0.1:${spare}/ws`, user: 'alice', conversation: conv, storage, internals: { XMLHttpRequest: FetchXhr } };
+    const keptKeys = () => [...storage.data.keys()].filter((key) => key.startsWith('chat-room:upload:'));
+    const bytes = new Uint8Array(3000).map((_, i) => i % 199);
+    // First load: no relay there. The upload waits, kept with its file.
+    const first = makeClient(setup).client;
+    await first.start();
+    const waiting = first.upload(Object.assign(new Blob([bytes], { type: 'image/png' }), { name: 'kept.png' }), 'from before');
+    assert.equal(waiting.state, 'waiting');
+    await waitUntil(() => keptKeys().length === 1, 'upload kept');
+    first.dispose();
+    assert.equal(keptKeys().length, 1, 'closing the page keeps it');
+    // The relay is up; the page is loaded again.
+    const relay = await startRelay({ port: spare });
+    try {
+      const { client: again } = track(makeClient(setup));
+      await again.start();
+      const done = await waitFor(again, (s) => s.messages.some((m) => m.file && m.seq !== undefined), 'file message stored');
+      const message = done.messages.find((m) => m.file)!;
+      assert.equal(message.text, 'from before');
+      assert.deepEqual([message.file?.name, message.file?.size], ['kept.png', 3000]);
+      assert.deepEqual(new Uint8Array(await (await fetch(again.fileUrl(message.file!))).arrayBuffer()), bytes);
+      await waitUntil(() => keptKeys().length === 0, 'the kept upload is forgotten once its message is out');
+      assert.deepEqual((await storedMessages(relay, conv)).map((m) => m.id), [message.id], 'stored once');
+    } finally {
+      await relay.dispose();
+    }
+  });
+
   test('client - a new store epoch drops the cached history and resends the outbox', async () => {
     const old = await startRelay();
     const spare = await deadPort();

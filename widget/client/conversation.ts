@@ -44,7 +44,7 @@ import { isChange, Outbox, type MessageEntry } from './outbox.js';
 import { Receipts } from './receipts.js';
 import { Requests, type Settled } from './requests.js';
 import { ReceiptView } from './status.js';
-import { storageKeys } from './storage.js';
+import { storageKeys, uploadKeyPrefix } from './storage.js';
 import { Timeline } from './timeline.js';
 import { TypingSender, TypingWatcher } from './typing.js';
 import type {
@@ -58,6 +58,7 @@ import type {
   SendOptions,
   UploadState,
 } from './types.js';
+import { KeptUploads } from './kept-uploads.js';
 import { Uploads, type UploadFile, type XhrLike } from './uploads.js';
 import { MessageViews } from './views.js';
 import { callEach } from './listeners.js';
@@ -83,6 +84,8 @@ export interface ClientInternals {
   /** A gap or older-page request without an answer is given up (and a gap asked again) after this. */
   requestTimeoutMs?: number;
   onStorageError?: (error: unknown) => void;
+  /** Takes a lock no other tab holds (kept uploads); default: a Web Lock. */
+  claimLock?: (name: string) => Promise<(() => void) | null>;
 }
 
 /** What a conversation needs of its session: the connection's state, a way to send, and who the user is. */
@@ -154,6 +157,7 @@ export class Conversation implements ChatClient {
   private readonly _typingSender: TypingSender;
   private readonly _typingWatcher: TypingWatcher;
   private readonly _uploads: Uploads;
+  private readonly _keptUploads: KeptUploads;
   private readonly _receipts: Receipts;
   private readonly _gaps: GapFiller<Reply>;
   private readonly _joiner: Joiner<Reply>;
@@ -279,6 +283,14 @@ export class Conversation implements ChatClient {
       rejoin: () => this._joiner.join(),
       refused: (code, messageId, params) => this._emit({ type: 'error', code, ...(params ? { params } : {}), messageId }),
     });
+    this._keptUploads = new KeptUploads({
+      storage,
+      get prefix() {
+        return uploadKeyPrefix(port.relay, port.userKey, conversation);
+      },
+      onStorageError,
+      claim: internals.claimLock,
+    });
     this._uploads = new Uploads({
       createXhr: () => {
         const Xhr = internals.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: new () => XhrLike }).XMLHttpRequest;
@@ -289,12 +301,16 @@ export class Conversation implements ChatClient {
       maxBytes: () => this._limits.maxUploadBytes,
       makeId: newId,
       onChange: () => this._invalidate(),
-      onDone: (file, text, reply) => {
-        if (!this._disposed) this.send(text ?? '', file, reply !== undefined ? { reply } : undefined);
+      onDone: (file, text, reply, message) => {
+        // A kept upload taken up again after its message went out (the tab closed in between) sends nothing twice.
+        if (this._disposed || this._outbox.has(message) || this._timeline.items.some((m) => m.id === message)) return;
+        this._send(text ?? '', { file, ...(reply !== undefined ? { reply } : {}) }, message);
       },
       onError: (error) => this._emit({ type: 'error', ...error }),
       // Offline (or the relay unreachable): wait for the connection instead of failing at once.
       canStart: () => this._port.state === 'open',
+      keep: (upload) => this._keptUploads.keep(upload),
+      forget: (id) => this._keptUploads.forget(id),
     });
   }
 
@@ -330,6 +346,7 @@ export class Conversation implements ChatClient {
     this._typingSender.reset();
     this._typingWatcher.clear();
     this._uploads.dispose();
+    this._keptUploads.dispose();
     this._joiner.idle();
     for (const timer of [this._pumpTimer, this._notifyTimer]) this._clock.clearTimeout(timer);
     this._dropRequests();
@@ -386,10 +403,15 @@ export class Conversation implements ChatClient {
   send(text: string, second?: FileRef | SendOptions, third?: SendOptions): ChatMessage {
     const isFile = second !== undefined && 'url' in second;
     const options: SendOptions = isFile ? { ...third, file: second } : { ...(second as SendOptions | undefined) };
+    return this._send(text, options, newId());
+  }
+
+  /** `id`: the message's id (an upload's, chosen when it began, so that its message is stored once however often it is sent). */
+  private _send(text: string, options: SendOptions, id: string): ChatMessage {
     const file = options.file;
     const body = text.trim() === '' ? undefined : text;
     if (body === undefined && !file) throw new Error('send: a message needs text or a file');
-    const entry: MessageEntry = { id: newId(), conv: this._conv, ts: this._clock.now() };
+    const entry: MessageEntry = { id, conv: this._conv, ts: this._clock.now() };
     if (body !== undefined) entry.text = body;
     if (file) entry.file = file;
     if (options.reply !== undefined) entry.reply = options.reply;
@@ -525,6 +547,11 @@ export class Conversation implements ChatClient {
     }
     await outbox;
     if (this._disposed) return;
+    // Uploads a closed page left unfinished: they wait, and begin once the relay is there.
+    void this._keptUploads.restore().then((kept) => {
+      if (this._disposed) this._keptUploads.dispose();
+      else if (kept.length > 0) this._uploads.restore(kept);
+    });
     this._loaded = true;
     this._invalidate();
     const welcome = this._port.welcome;

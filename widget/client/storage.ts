@@ -53,8 +53,16 @@ export function storageUser(options: { token?: string; user?: string }): string 
   return tokenClaims(options.token).sub ?? '_';
 }
 
+const scope = (relay: string, user: string, conversation: string) =>
+  [relay.replace(/\s+/g, ''), user, conversation].map(encodeURIComponent).join('|');
+
 /** Per (relay, user, conversation): another user on the same browser never sees or resends these. */
 export function storageKeys(relay: string, user: string, conversation: string): { outbox: string; history: string } {
-  const scope = [relay.replace(/\s+/g, ''), user, conversation].map(encodeURIComponent).join('|');
-  return { outbox: `chat-room:outbox:${scope}`, history: `chat-room:history:${scope}` };
+  const at = scope(relay, user, conversation);
+  return { outbox: `chat-room:outbox:${at}`, history: `chat-room:history:${at}` };
+}
+
+/** The prefix of the kept uploads' keys (one key each, kept-uploads.ts), scoped as storageKeys; apart, so the entry (early.ts) does not carry it. */
+export function uploadKeyPrefix(relay: string, user: string, conversation: string): string {
+  return `chat-room:upload:${scope(relay, user, conversation)}|`;
 }

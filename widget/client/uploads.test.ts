@@ -48,6 +48,9 @@ const FILE_REF: FileRef = { url: '/files/abcdefghijklmnopqrstuv', name: 'cat pic
 
 function setup(maxBytes = 10_000, online: { value: boolean } = { value: true }) {
   const done: Array<{ file: FileRef; text: string | undefined }> = [];
+  const sentAs: string[] = [];
+  /** What the kept-uploads store was told: `keep id message` and `forget id`, in order. */
+  const kept: string[] = [];
   const errors: ChatError[] = [];
   let n = 0;
   let snapshots = 0;
@@ -60,11 +63,16 @@ function setup(maxBytes = 10_000, online: { value: boolean } = { value: true }) 
     maxBytes: () => maxBytes,
     makeId: () => `u${++n}`,
     onChange: () => snapshots++,
-    onDone: (file, text) => done.push({ file, text }),
+    onDone: (file, text, _reply, message) => {
+      done.push({ file, text });
+      sentAs.push(message);
+    },
     onError: (error) => errors.push(error),
     canStart: () => online.value,
+    keep: (upload) => kept.push(`keep ${upload.id} ${upload.message}`),
+    forget: (id) => kept.push(`forget ${id}`),
   });
-  return { uploads, done, errors, changes: () => snapshots };
+  return { uploads, done, errors, changes: () => snapshots, kept, sentAs };
 }
 
 const file = (size: number, name = 'cat picture.png'): UploadFile => Object.assign(new Blob([new Uint8Array(size)], { type: 'image/png' }), { name });
@@ -196,6 +204,42 @@ describe('uploads', () => {
     uploads.resume();
     FakeXhr.all[1]!.respond(201, FILE_REF);
     assert.deepEqual(done, [{ file: FILE_REF, text: 'later' }]);
+  });
+
+  test('uploads - each upload is kept until it is over: done (after its message is handed on), cancelled or dismissed', () => {
+    const online = { value: true };
+    const { uploads, kept, sentAs } = setup(1000, online);
+    const one = uploads.start(file(10), 'a');
+    FakeXhr.all[0]!.respond(201, FILE_REF);
+    assert.deepEqual(kept, ['keep u1 u2', 'forget u1']);
+    assert.deepEqual(sentAs, ['u2'], 'the message goes out with the id chosen at the start');
+    assert.equal(one.id, 'u1');
+    kept.length = 0;
+    const two = uploads.start(file(10));
+    uploads.cancel(two.id);
+    const three = uploads.start(file(10));
+    FakeXhr.all.at(-1)!.respond(500);
+    uploads.dismiss(three.id);
+    uploads.start(file(2000));
+    online.value = false;
+    uploads.start(file(10));
+    uploads.dispose();
+    assert.deepEqual(kept, ['keep u3 u4', 'forget u3', 'keep u5 u6', 'forget u5', 'keep u9 u10'], 'too large: never kept; disposed: still kept');
+  });
+
+  test('uploads - restored uploads wait, begin when the connection is there and send with their kept message id', () => {
+    const online = { value: false };
+    const { uploads, done, sentAs, kept } = setup(10_000, online);
+    uploads.restore([{ id: 'k1', message: 'm-k1', name: 'old.png', file: file(50), text: 'from before' }]);
+    assert.deepEqual(uploads.list.map((u) => [u.id, u.name, u.size, u.state]), [['k1', 'old.png', 50, 'waiting']]);
+    assert.equal(FakeXhr.all.length, 0);
+    online.value = true;
+    uploads.resume();
+    assert.equal(FakeXhr.all[0]!.headers['X-File-Name'], 'old.png');
+    FakeXhr.all[0]!.respond(201, FILE_REF);
+    assert.deepEqual(done, [{ file: FILE_REF, text: 'from before' }]);
+    assert.deepEqual(sentAs, ['m-k1']);
+    assert.deepEqual(kept, ['forget k1'], 'not kept again, forgotten when done');
   });
 
   test('uploads - a waiting upload can be cancelled; more than 20 at once are refused', () => {

@@ -3,12 +3,14 @@
  * in every browser. Each upload is a small state machine (uploading → done | failed |
  * cancelled, failed → uploading on retry; waiting → uploading when the connection is back:
  * an upload started, or cut off by the network, while offline waits instead of failing); a
- * finished upload hands its FileRef to the client, which sends it as a message. Waiting
- * uploads are held in memory only (the file is not stored): a reload forgets them.
+ * finished upload hands its FileRef to the client, which sends it as a message. An upload
+ * that is not over is kept in storage through the `keep`/`forget` options (kept-uploads.ts), and
+ * one taken up again after a reload comes back through `restore`, waiting.
  */
 import * as v from 'valibot';
 import { ErrorCode, FileRef } from '../../protocol/index.js';
 import { ClientErrorCode, type ChatError } from './errors.js';
+import type { KeptUpload } from './kept-uploads.js';
 import type { UploadState } from './types.js';
 
 /** The part of XMLHttpRequest used here. */
@@ -40,12 +42,16 @@ export interface UploadsOptions {
   maxBytes: () => number;
   makeId: () => string;
   onChange: () => void;
-  /** `reply`: the id of the message the upload's message answers. */
-  onDone: (file: FileRef, text: string | undefined, reply: string | undefined) => void;
+  /** `reply`: the id of the message the upload's message answers; `message`: the id to send it with. */
+  onDone: (file: FileRef, text: string | undefined, reply: string | undefined, message: string) => void;
   /** An upload failed: the error with the file's `name` among its parameters. */
   onError: (error: ChatError) => void;
   /** Whether an upload can start now (the relay connection is up); default: always. */
   canStart?: () => boolean;
+  /** A new upload, to keep until `forget` (so that a reload can take it up again). */
+  keep?: (upload: KeptUpload) => void;
+  /** The upload is over: done (its message is in the outbox), cancelled or dismissed. */
+  forget?: (id: string) => void;
 }
 
 export const UploadDefaults = {
@@ -58,6 +64,8 @@ interface Job {
   file: UploadFile;
   text: string | undefined;
   reply: string | undefined;
+  /** The id its message is sent with, chosen at the start (kept with it). */
+  message: string;
   xhr: XhrLike | null;
 }
 
@@ -80,12 +88,39 @@ export class Uploads {
       file,
       text: text?.trim() ? text : undefined,
       reply,
+      message: this._o.makeId(),
       xhr: null,
     };
     this._jobs.push(job);
-    if (this._jobs.length > UploadDefaults.maxJobs) this._fail(job, ClientErrorCode.outboxFull, { max: UploadDefaults.maxJobs });
-    else this._beginOrWait(job);
+    if (this._jobs.length > UploadDefaults.maxJobs) {
+      this._fail(job, ClientErrorCode.outboxFull, { max: UploadDefaults.maxJobs });
+      return job.state;
+    }
+    // One the relay would refuse fails below, and is not worth keeping.
+    if (file.size <= this._o.maxBytes()) {
+      const { id, name } = job.state;
+      this._o.keep?.({ id, message: job.message, name, file, ...(job.text !== undefined ? { text: job.text } : {}), ...(reply !== undefined ? { reply } : {}) });
+    }
+    this._beginOrWait(job);
     return job.state;
+  }
+
+  /** Uploads kept from an earlier load of the page: they wait (and begin as soon as they can). */
+  restore(kept: readonly KeptUpload[]): void {
+    for (const upload of kept) {
+      if (this._jobs.length >= UploadDefaults.maxJobs || this._job(upload.id)) continue;
+      const job: Job = {
+        state: { id: upload.id, name: upload.name, size: upload.file.size, loaded: 0, state: 'waiting' },
+        file: upload.file,
+        text: upload.text,
+        reply: upload.reply,
+        message: upload.message,
+        xhr: null,
+      };
+      this._jobs.push(job);
+      this._beginOrWait(job);
+    }
+    this._o.onChange();
   }
 
   /** The connection is back: waiting uploads begin. */
@@ -109,9 +144,13 @@ export class Uploads {
     const job = this._job(id);
     if (!job) return;
     if (job.state.state === 'uploading' || job.state.state === 'waiting') this._set(job, { state: 'cancelled' });
-    else this._remove(job);
+    else {
+      this._remove(job);
+      this._o.forget?.(id);
+    }
   }
 
+  /** The page (or the element) goes: requests stop, kept uploads stay kept for the next load. */
   dispose(): void {
     for (const job of [...this._jobs]) {
       this._abort(job);
@@ -172,7 +211,10 @@ export class Uploads {
         const parsed = v.safeParse(FileRef, body);
         if (!parsed.success) return this._fail(job, ClientErrorCode.uploadRefused, { status: xhr.status });
         this._set(job, { state: 'done', loaded: job.state.size });
-        this._o.onDone(parsed.output, job.text, job.reply);
+        // Sent (into the outbox, stored) before the kept upload is forgotten: a close between the two resumes the upload,
+        // and its message, sent again with the same id, is stored once.
+        this._o.onDone(parsed.output, job.text, job.reply, job.message);
+        this._o.forget?.(job.state.id);
         return;
       }
       case 413:
@@ -200,6 +242,7 @@ export class Uploads {
     job.state = next;
     if (leaving && next.state === 'cancelled') this._abort(job);
     if (leaving) job.xhr = null;
+    if (next.state === 'cancelled') this._o.forget?.(job.state.id);
     if (next.state === 'done' || next.state === 'cancelled') this._remove(job);
     else this._o.onChange();
   }

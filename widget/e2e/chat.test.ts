@@ -74,6 +74,31 @@ function banner(page: Page): Promise<string | null> {
   return page.locator('chat-room chat-room-connection [part="banner"]').getAttribute('data-connection');
 }
 
+/** How many uploads the page's widget keeps in IndexedDB (the default storage: database `chat-room`, store `client`). */
+function keptUploads(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('chat-room');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          if (!db.objectStoreNames.contains('client')) {
+            db.close();
+            resolve(0);
+            return;
+          }
+          const keys = db.transaction('client').objectStore('client').getAllKeys();
+          keys.onerror = () => reject(keys.error);
+          keys.onsuccess = () => {
+            db.close();
+            resolve(keys.result.filter((key) => String(key).startsWith('chat-room:upload:')).length);
+          };
+        };
+      }),
+  );
+}
+
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -215,6 +240,36 @@ describe('widget end to end', () => {
     await eventually('alice sees the thumbnail', async () =>
       (await thumbnail.count()) === 1 && (await thumbnail.evaluate((img) => (img as HTMLImageElement).naturalWidth)) === 1,
     );
+  });
+
+  it('uploads - a file picked offline waits, is kept when the page closes, and arrives once, intact, when back online', TEST, async () => {
+    const conversation = 'upload-offline';
+    const { alice, bob, aliceContext } = await pair(conversation);
+    await aliceContext.setOffline(true);
+    await eventually('alice shows the offline banner', async () => (await banner(alice)) === 'offline');
+    const data = randomBytes(300 * 1024);
+    await alice
+      .locator('chat-room chat-room-composer input[type=file]')
+      .setInputFiles({ name: 'offline.bin', mimeType: 'application/octet-stream', buffer: data });
+    const waiting = alice.locator('chat-room chat-room-uploads [part="upload"][data-state="waiting"]');
+    await eventually('alice sees it waiting', async () => (await waiting.count()) === 1);
+    assert.match(await waiting.innerText(), /offline\.bin[\s\S]*Waiting for the connection/);
+    await eventually('the file is kept in IndexedDB', async () => (await keptUploads(alice)) === 1);
+    await alice.close();
+
+    await aliceContext.setOffline(false);
+    const again = await openChat(aliceContext, site.url, { user: 'alice', name: 'Alice', conversation });
+    const link = bob.locator('chat-room chat-room-message [part="file-link"]');
+    await eventually('bob gets the file message', async () => (await link.count()) === 1);
+    const href = await link.getAttribute('href');
+    assert.ok(href);
+    const downloaded = Buffer.from(await (await fetch(new URL(href, relay.httpUrl))).arrayBuffer());
+    assert.equal(sha256(downloaded), sha256(data));
+    await eventually('nothing is kept any more', async () => (await keptUploads(again)) === 0);
+    await eventually('no upload is left on the page alice reopened', async () => (await again.locator('chat-room chat-room-uploads [part="upload"]').count()) === 0);
+    const files = (await stored(conversation)).filter((m) => m.file);
+    assert.equal(files.length, 1, 'stored once');
+    assert.equal(files[0]!.file!.name, 'offline.bin');
   });
 
   it('relay restart - messages before, during and after a restart arrive once each, in order', { timeout: 240_000 }, async () => {

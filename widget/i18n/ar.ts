@@ -113,6 +113,7 @@ export const ar: Catalogue = {
   'upload.dismiss': 'إخفاء',
   'upload.dismissLabel': 'إخفاء رفع {name}',
   'upload.failed': 'فشل الرفع',
+  'upload.waiting': 'في انتظار الاتصال للرفع',
 
   'size.B': '{n} بايت',
   'size.KiB': '{n} كيبيبايت',

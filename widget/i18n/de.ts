@@ -99,6 +99,7 @@ export const de: Catalogue = {
   'upload.dismiss': 'Schließen',
   'upload.dismissLabel': 'Hochladen von {name} ausblenden',
   'upload.failed': 'Hochladen fehlgeschlagen',
+  'upload.waiting': 'Wartet auf die Verbindung zum Hochladen',
 
   'size.B': '{n} B',
   'size.KiB': '{n} KiB',

@@ -112,6 +112,7 @@ export const en = {
   'upload.dismiss': 'Dismiss',
   'upload.dismissLabel': 'Dismiss upload of {name}',
   'upload.failed': 'Upload failed',
+  'upload.waiting': 'Waiting for the connection to upload',
 
   // Sizes (binary units: the relay's limits are powers of two)
   'size.B': '{n} B',

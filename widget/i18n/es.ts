@@ -99,6 +99,7 @@ export const es: Catalogue = {
   'upload.dismiss': 'Cerrar',
   'upload.dismissLabel': 'Descartar la subida de {name}',
   'upload.failed': 'Error al subir',
+  'upload.waiting': 'Esperando la conexión para subir',
 
   'size.B': '{n} B',
   'size.KiB': '{n} KiB',

@@ -99,6 +99,7 @@ export const fr: Catalogue = {
   'upload.dismiss': 'Fermer',
   'upload.dismissLabel': 'Masquer l’envoi de {name}',
   'upload.failed': 'Échec de l’envoi',
+  'upload.waiting': 'En attente de la connexion pour l’envoi',
 
   'size.B': '{n} o',
   'size.KiB': '{n} Kio',

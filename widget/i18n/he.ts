@@ -99,6 +99,7 @@ export const he: Catalogue = {
   'upload.dismiss': 'סגירה',
   'upload.dismissLabel': 'הסתרת ההעלאה של {name}',
   'upload.failed': 'ההעלאה נכשלה',
+  'upload.waiting': 'ממתין לחיבור כדי להעלות',
 
   'size.B': '{n} בתים',
   'size.KiB': '{n} KiB',
