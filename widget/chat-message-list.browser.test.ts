@@ -149,6 +149,42 @@ describe('chat-room-message-list', () => {
     expect(rendered.at(-1)!.dataset['seq']).to.equal('1000');
   });
 
+  it('chat-room-message-list - a list taller than the first messages fill gets what is missing before the first paint, not a page more', async () => {
+    const room = document.createElement('chat-room') as ChatRoom;
+    room.clientFactory = (options: ChatClientOptions) => new FakeClient(options, { messages: range(1, 1000) });
+    room.setAttribute('relay', 'ws://relay.test/ws');
+    room.setAttribute('conversation', 'c1');
+    room.setAttribute('user', 'alice');
+    room.style.height = '1400px';
+    // The first frame that shows the newest message: what it paints, before the rest of the window is rendered above.
+    const painted = new Promise<{ count: number; full: boolean }>((resolve) => {
+      const tick = () => {
+        const list = room.shadowRoot?.querySelector('chat-room-message-list')?.shadowRoot;
+        const box = list?.querySelector('[part="list"]');
+        const newest = list?.querySelector('chat-room-message[data-seq="1000"]');
+        if (box && newest && newest.getBoundingClientRect().height > 0 && !list!.querySelector('chat-room-message[data-seq="900"]')) {
+          const at = newest.getBoundingClientRect();
+          if (at.bottom <= box.getBoundingClientRect().bottom + 1) {
+            resolve({ count: list!.querySelectorAll('chat-room-message').length, full: box.scrollHeight > box.clientHeight });
+            return;
+          }
+        }
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    });
+    document.body.append(room);
+    try {
+      const { count, full } = await painted;
+      expect(full).to.equal(true);
+      // Ten first, then the estimate of what is missing: far fewer than ten and a page of forty.
+      expect(count).to.be.above(10);
+      expect(count).to.be.below(50);
+    } finally {
+      room.remove();
+    }
+  });
+
   it('chat-room-message-list - stays at the bottom while the content grows after opening (late layout, images)', async () => {
     const { el } = await mount({ messages: range(1, 60) });
     expect(atBottom(log(el))).to.equal(true);

@@ -11,10 +11,12 @@ const BOTTOM_SLACK = 48;
 /** Messages rendered when a conversation opens: enough to fill a tall screen, few enough to render in a frame. */
 const INITIAL = 40;
 /**
- * Messages rendered before the first paint when a conversation opens at the newest: a screen's worth (more only if
- * they do not fill the list). The rest of the window above follows right after that paint.
+ * Messages rendered first when a conversation opens at the newest: about a screen's worth of a list of the default
+ * height (~6 fill 28rem), a few more for taller ones. Each one drawn costs ~0.4 ms of the first paint, so not more:
+ * a list they do not fill gets what is missing (estimated from their heights) before the paint, and the rest of
+ * the window above follows right after that paint.
  */
-const FIRST = 16;
+const FIRST = 10;
 /** Messages added above or below the rendered ones when the user scrolls near their edge. */
 const PAGE = 40;
 /** The most message elements alive at once; beyond it the far end is dropped (and rendered again when scrolled back). */
@@ -181,6 +183,8 @@ export class ChatMessageList extends LitElement {
   private _initial = true;
   /** Positioned, the first paint not made yet: rendering more above waits for it (the newest are shown first). */
   private _beforePaint = false;
+  /** Positioned, the list not full yet: what is missing above is rendered before the first paint. */
+  private _filling = false;
   private _anchor: Anchor | null = null;
   /** Set while a quoted message is being brought on screen. */
   private _showing: string | null = null;
@@ -349,6 +353,7 @@ export class ChatMessageList extends LitElement {
     if (clientChanged || !next) {
       this._initial = true;
       this._beforePaint = false;
+      this._filling = false;
       this._tail = true;
       this._startId = null;
       this._endId = null;
@@ -494,16 +499,11 @@ export class ChatMessageList extends LitElement {
       this._positionInitially(log);
       this._initial = false;
       this.requestUpdate();
-      if (log.scrollHeight > log.clientHeight) {
-        // The list is full: paint it now, render the rest of the window above afterwards.
-        this._beforePaint = true;
-        requestAnimationFrame(() =>
-          setTimeout(() => {
-            this._beforePaint = false;
-            if (this._log) this._maybeMore(this._log);
-          }),
-        );
-      }
+      this._filling = this._sticky;
+      if (!this._fill(log)) return;
+    } else if (this._filling) {
+      log.scrollTop = log.scrollHeight;
+      if (!this._fill(log)) return;
     } else if (this._sticky) {
       log.scrollTop = log.scrollHeight;
     } else if (this._anchor) {
@@ -512,6 +512,38 @@ export class ChatMessageList extends LitElement {
     this._maybeMore(log);
     // A message acked while on screen gains its seq without any intersection change.
     this._reportRead();
+  }
+
+  /**
+   * Opened at the newest: while the messages rendered do not fill the list, renders above as many more as their
+   * heights say are missing (false: rendering them, before the paint). Once it is full, paints it and renders the
+   * rest of the window above afterwards (true: nothing held back any more).
+   */
+  private _fill(log: HTMLElement): boolean {
+    const drawn = this._end - this._start;
+    const empty = log.clientHeight - log.scrollHeight;
+    if (this._filling && empty >= 0 && this._start > 0 && drawn > 0) {
+      // Two more than the estimate: the first screen painted full matters more than two messages' cost.
+      const missing = Math.ceil((empty * drawn) / Math.max(1, log.scrollHeight)) + 2;
+      const start = Math.max(0, this._start - missing);
+      this._startId = this._snap.snapshot?.messages[start]?.id ?? this._startId;
+      // Not a page of PAGE through _maybeMore (a scroll event may come before the paint).
+      this._beforePaint = true;
+      this.requestUpdate();
+      return false;
+    }
+    this._filling = false;
+    this._beforePaint = log.scrollHeight > log.clientHeight;
+    if (this._beforePaint) {
+      // The list is full: paint it now, render the rest of the window above afterwards.
+      requestAnimationFrame(() =>
+        setTimeout(() => {
+          this._beforePaint = false;
+          if (this._log) this._maybeMore(this._log);
+        }),
+      );
+    }
+    return true;
   }
 
   private _positionInitially(log: HTMLElement): void {
