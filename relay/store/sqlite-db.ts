@@ -97,7 +97,7 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * its id index) are rewritten in the WAL by every commit, so a longer WAL copies each of them
  * once per checkpoint instead of once per ~300 messages. Measured in loadtest/README.md (issue
  * #10, part 4): 20,000 appends in commits of 8 over 200 conversations, 1,000 -> 10,000 pages:
- * pread64 per append 1.5 -> 0.24, pwrite64 8.2 -> 7.0, checkpoint fsyncs ~170 -> ~30.
+ * pread64 per append 1.5 -> 0.24, pwrite64 8.2 -> 7.0, checkpoint fsyncs ~200 -> ~30.
  * The WAL then stays under ~40 MiB (10,000 pages of 4 KiB plus frame headers).
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
