@@ -190,17 +190,24 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [];
   try {
     for (const bundle of bundles) subjects.push(await prepare(browser, bundle));
-    // Loads of the builds alternate, so that whatever else the machine does weighs on each alike.
+    // Loads of the builds alternate, so that whatever else the machine does weighs on each alike. The two cases run
+    // one after the other, not interleaved: a page loaded right after a reload load (another browser context, a new
+    // renderer process each round) was measured ~50 ms slower, Chromium's own part included, which no user reloading
+    // one page pays (widget/README.md "Render figures").
     for (let run = 0; run < RUNS + 1; run++) {
       for (const subject of subjects) {
         const view = await renderedAt(subject.viewPage, subject.plain.url);
         await quiet();
+        // The first load also compiles the bundle: a warm-up, not counted.
+        if (run > 0) subject.viewTimes.push(view);
+      }
+    }
+    for (const subject of subjects) await subject.viewPage.goto('about:blank');
+    for (let run = 0; run < RUNS + 1; run++) {
+      for (const subject of subjects) {
         const reload = await renderedAt(subject.reloadPage, subject.reloadUrl);
         await quiet();
-        // The first load also compiles the bundle: a warm-up, not counted.
-        if (run === 0) continue;
-        subject.viewTimes.push(view);
-        subject.cacheTimes.push(reload);
+        if (run > 0) subject.cacheTimes.push(reload);
       }
     }
     const fmt = (values: number[]) =>
