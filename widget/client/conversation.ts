@@ -303,7 +303,7 @@ export class Conversation implements ChatClient {
       onChange: () => this._invalidate(),
       onDone: (file, text, reply, message) => {
         // A kept upload taken up again after its message went out (the tab closed in between) sends nothing twice.
-        if (this._disposed || this._outbox.has(message) || this._timeline.items.some((m) => m.id === message)) return;
+        if (this._disposed || this._outbox.has(message) || this._timeline.has(message) || this._timeline.isAcked(message)) return;
         this._send(text ?? '', { file, ...(reply !== undefined ? { reply } : {}) }, message);
       },
       onError: (error) => this._emit({ type: 'error', ...error }),

@@ -144,17 +144,14 @@ export class Uploads {
     const job = this._job(id);
     if (!job) return;
     if (job.state.state === 'uploading' || job.state.state === 'waiting') this._set(job, { state: 'cancelled' });
-    else {
-      this._remove(job);
-      this._o.forget?.(id);
-    }
+    else this._remove(job);
   }
 
   /** The page (or the element) goes: requests stop, kept uploads stay kept for the next load. */
   dispose(): void {
     for (const job of [...this._jobs]) {
       this._abort(job);
-      this._remove(job);
+      this._remove(job, false);
     }
   }
 
@@ -210,11 +207,10 @@ export class Uploads {
         }
         const parsed = v.safeParse(FileRef, body);
         if (!parsed.success) return this._fail(job, ClientErrorCode.uploadRefused, { status: xhr.status });
-        this._set(job, { state: 'done', loaded: job.state.size });
-        // Sent (into the outbox, stored) before the kept upload is forgotten: a close between the two resumes the upload,
-        // and its message, sent again with the same id, is stored once.
+        // Sent (into the outbox, stored) before the upload is over and forgotten: a close between the two resumes the
+        // upload, and its message, sent again with the same id, is stored once.
         this._o.onDone(parsed.output, job.text, job.reply, job.message);
-        this._o.forget?.(job.state.id);
+        this._set(job, { state: 'done', loaded: job.state.size });
         return;
       }
       case 413:
@@ -242,7 +238,6 @@ export class Uploads {
     job.state = next;
     if (leaving && next.state === 'cancelled') this._abort(job);
     if (leaving) job.xhr = null;
-    if (next.state === 'cancelled') this._o.forget?.(job.state.id);
     if (next.state === 'done' || next.state === 'cancelled') this._remove(job);
     else this._o.onChange();
   }
@@ -253,9 +248,11 @@ export class Uploads {
     xhr?.abort();
   }
 
-  private _remove(job: Job): void {
+  /** `over`: done, cancelled or dismissed, so no longer kept; not when the page goes (dispose), which keeps it for the next load. */
+  private _remove(job: Job, over = true): void {
     const index = this._jobs.indexOf(job);
     if (index >= 0) this._jobs.splice(index, 1);
+    if (over) this._o.forget?.(job.state.id);
     this._o.onChange();
   }
 
